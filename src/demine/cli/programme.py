@@ -1,0 +1,295 @@
+"""Commands over the register: init, demo, summary, hazards, release, history."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
+from demine.domain.errors import DemineError
+from demine.geometry.reading import read_geometry
+from demine.landrelease.accounting import NewRelease, record_release
+from demine.landrelease.history import remaining_area_history
+from demine.register.hazards import get_hazard, list_hazards
+from demine.reports.summary import programme_summary
+from demine.storage.database import open_database, resolve_url
+from demine.synthetic.programme import build_programme
+
+hazards_app = typer.Typer(help="List and show hazardous areas.", no_args_is_help=True)
+
+
+def init(db: DbOption = None) -> None:
+    """Create (or migrate) a database: a GeoPackage with the register's tables and code lists."""
+    engine = open_database(db, create=True)
+    console.print(f"database ready: {engine.url.database or engine.url}")
+
+
+def demo(
+    db: DbOption = None,
+    hazards: Annotated[int, typer.Option(min=1, help="Number of hazards.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same programme.")] = 1,
+    as_of: Annotated[
+        str | None, typer.Option(help="Last day of history, YYYY-MM-DD [default: today].")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Delete an existing database file first.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Build the synthetic demo programme (region, hazards, teams, two years of history)."""
+    url = resolve_url(db)
+    path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if path is not None and path.exists():
+        if not replace:
+            raise DemineError(f"{path} exists; pass --replace to rebuild it")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    day = _parse_date(as_of, "--as-of") if as_of else None
+    engine = open_database(url, create=True)
+    with console.status("building the demo programme") as status, engine.begin() as conn:
+        counts = build_programme(
+            conn,
+            hazards=hazards,
+            seed=seed,
+            as_of=day,
+            progress=lambda m: status.update(f"building {m}"),
+        )
+    if json_out:
+        print_json(counts)
+        return
+    table = Table(title=f"Demo programme (seed {seed})", show_header=False)
+    for key, value in counts.items():
+        table.add_row(key.replace("_", " "), str(value))
+    console.print(table)
+
+
+def summary(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Hazards by type and status, area remaining and released by method, teams by accreditation."""
+    engine = open_database(db)
+    with engine.connect() as conn:
+        data = programme_summary(conn)
+    if json_out:
+        print_json(data)
+        return
+    area = data["area"]
+    t = Table(title=f"Hazards ({data['hazards']['count']:,})")
+    for col in ("type", "status", "count", "area", "remaining"):
+        t.add_column(col, justify="right" if col in ("count", "area", "remaining") else "left")
+    for r in data["hazards"]["by_type_status"]:
+        t.add_row(
+            r["hazard_type"],
+            r["status"],
+            f"{r['count']:,}",
+            fmt_m2(r["area_m2"]),
+            fmt_m2(r["remaining_m2"]),
+        )
+    console.print(t)
+    a = Table(title="Land release balance")
+    a.add_column("")
+    a.add_column("area", justify="right")
+    a.add_column("share", justify="right")
+    original = area["original_m2"] or 1.0
+    for key, label in (
+        ("cancelled_m2", "cancelled (NTS)"),
+        ("reduced_m2", "reduced (TS)"),
+        ("cleared_m2", "cleared"),
+        ("remaining_m2", "remaining"),
+        ("original_m2", "original"),
+    ):
+        a.add_row(label, fmt_m2(area[key]), f"{area[key] / original:.1%}")
+    console.print(a)
+    mark = "[green]balanced[/]" if area["balanced"] else "[red]NOT balanced[/]"
+    console.print(
+        f"cancelled + reduced + cleared + remaining − original = {area['balance_m2']:.3f} m² ({mark})"
+    )
+    tt = Table(title="Teams by accreditation status")
+    for col in ("type", "total", "valid", "expiring ≤60d", "expired", "none"):
+        tt.add_column(col, justify="left" if col == "type" else "right")
+    for r in data["teams"]:
+        tt.add_row(r["team_type"], *(str(r[k]) for k in ("total", "valid", "expiring", "expired", "none")))
+    console.print(tt)
+    found = ", ".join(f"{k} {v:,}" for k, v in data["eo_found"].items()) or "none"
+    console.print(
+        f"EO found: {found}. Accidents: {data['accidents']} "
+        f"(killed {data['victims']['killed']}, injured {data['victims']['injured']})."
+    )
+
+
+@hazards_app.command("list")
+def hazards_list(
+    db: DbOption = None,
+    status: Annotated[str | None, typer.Option(help="open, suspended, closed, handed_over")] = None,
+    hazard_type: Annotated[str | None, typer.Option("--type", help="SHA or CHA")] = None,
+    bbox: Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """List hazards, filtered by status, type and bounding box."""
+    box = _parse_bbox(bbox) if bbox else None
+    engine = open_database(db)
+    with engine.connect() as conn:
+        rows = list_hazards(
+            conn, status=status, hazard_type=hazard_type, bbox=box, limit=limit, offset=offset
+        )
+    if json_out:
+        print_json(rows)
+        return
+    t = Table(title=f"Hazards ({len(rows)} shown)")
+    for col in ("code", "type", "status", "admin", "priority", "area", "remaining"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r["code"],
+            r["hazard_type"],
+            r["status"],
+            r["admin_pcode"] or "",
+            r["priority"] or "",
+            fmt_m2(r["area_m2"]),
+            fmt_m2(r["remaining_area_m2"]),
+        )
+    console.print(t)
+
+
+@hazards_app.command("show")
+def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Show one hazard: attributes, beneficiaries, releases and its remaining-area history."""
+    engine = open_database(db)
+    with engine.connect() as conn:
+        data = get_hazard(conn, code)
+        data["history"] = remaining_area_history(conn, code)
+    if json_out:
+        print_json(data)
+        return
+    geometry = data.pop("geometry")
+    t = Table(title=f"Hazard {code}", show_header=False)
+    for key, value in data.items():
+        if key in ("beneficiaries", "releases", "history", "entered_geometry"):
+            continue
+        t.add_row(key, fmt_m2(value) if key.endswith("area_m2") and value is not None else str(value))
+    t.add_row(
+        "geometry",
+        f"{geometry['type']} ({len(str(geometry))} chars of GeoJSON)" if geometry else "none",
+    )
+    console.print(t)
+    if data["releases"]:
+        r = Table(title="Land release products")
+        for col in ("id", "method", "released on", "area", "released"):
+            r.add_column(col)
+        for p in data["releases"]:
+            r.add_row(
+                str(p["id"]),
+                p["method"],
+                str(p["released_on"]),
+                fmt_m2(p["area_m2"]),
+                fmt_m2(p["released_area_m2"]),
+            )
+        console.print(r)
+
+
+def release(
+    hazard: Annotated[str, typer.Argument(help="Hazard code.")],
+    geometry: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoJSON (geometry, Feature or one-feature collection) or WKT file; '-' for stdin.",
+            allow_dash=True,
+        ),
+    ],
+    method: Annotated[str, typer.Option(help="cancelled, reduced or cleared")],
+    released_on: Annotated[str, typer.Option("--date", help="Release date YYYY-MM-DD.")],
+    db: DbOption = None,
+    activity: Annotated[str | None, typer.Option(help="Activity code that produced it.")] = None,
+    depth: Annotated[float | None, typer.Option("--depth-cm", help="Clearance depth in cm.")] = None,
+    crs: Annotated[str | None, typer.Option(help="CRS of the coordinates [default: EPSG:4326].")] = None,
+    note: Annotated[str | None, typer.Option()] = None,
+    force: Annotated[
+        bool,
+        typer.Option(help="Record even if it strays outside the hazard or over earlier releases."),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Record a land release product against a hazard; its polygon is subtracted from what remains."""
+    text = typer.get_text_stream("stdin").read() if str(geometry) == "-" else _read_text(geometry)
+    record = f"release for hazard {hazard}"
+    entered = read_geometry(text, record, "geometry", crs)
+    day = _parse_date(released_on, "--date")
+    engine = open_database(db)
+    with engine.begin() as conn:
+        result = record_release(
+            conn,
+            NewRelease(
+                hazard=hazard,
+                method=method,
+                released_on=day,
+                geometry=entered,
+                activity=activity,
+                clearance_depth_cm=depth,
+                note=note,
+                force=force,
+            ),
+        )
+    if json_out:
+        print_json(result)
+        return
+    console.print(
+        f"recorded product {result['release_product_id']}: {method} {fmt_m2(result['released_area_m2'])} "
+        f"of hazard {hazard}; remaining {fmt_m2(result['remaining_area_m2'])}"
+        + (" — hazard closed" if result["hazard_closed"] else "")
+    )
+
+
+def history(
+    hazard: Annotated[str | None, typer.Argument(help="Hazard code [default: whole programme].")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Remaining area over time, for one hazard or the whole programme."""
+    engine = open_database(db)
+    with engine.connect() as conn:
+        series = remaining_area_history(conn, hazard)
+    if json_out:
+        print_json(series)
+        return
+    t = Table(title=f"Remaining area{' of ' + hazard if hazard else ''}")
+    for col in ("date", "change", "remaining"):
+        t.add_column(col, justify="right")
+    for row in series[-40:]:
+        t.add_row(str(row["date"]), fmt_m2(row["change_m2"]), fmt_m2(row["remaining_m2"]))
+    console.print(t)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DemineError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise DemineError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _parse_bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in value.split(","))
+    except ValueError as exc:
+        raise DemineError(f"--bbox: {value!r} must be four numbers minlon,minlat,maxlon,maxlat") from exc
+    if minx > maxx or miny > maxy:
+        raise DemineError(f"--bbox: {value!r} has min greater than max")
+    return minx, miny, maxx, maxy
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the ``demine`` app."""
+    app.command()(init)
+    app.command()(demo)
+    app.command()(summary)
+    app.command()(release)
+    app.command()(history)
+    app.add_typer(hazards_app, name="hazards")

@@ -1,0 +1,1 @@
+"""Geometry on the ellipsoid: areas in m², polygon validity, reading user geometry into WGS 84."""

@@ -1,0 +1,1 @@
+"""The register: adding, validating and reading the records of a mine action programme."""

@@ -1,0 +1,241 @@
+"""Hazardous areas (SHA/CHA): validation, registration in bulk, listing and detail.
+
+Every hazard is validated completely before anything is written; a batch with one bad
+hazard writes nothing and reports every problem of every hazard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import shapely
+from sqlalchemy import Connection, func, insert, select
+
+from demine.domain.codelists import CodeLists
+from demine.domain.errors import NotFoundError, Problem, ValidationError
+from demine.domain.rules import check_lon_lat, check_not_future, check_required
+from demine.geometry.area import geodesic_area
+from demine.geometry.polygons import as_multipolygon, polygon_problems
+from demine.geometry.reading import WGS84_CRS
+from demine.storage import gpkg_blob, schema
+from demine.storage.codelists import load_code_lists
+
+
+@dataclass
+class NewHazard:
+    """A hazardous area as reported, before validation."""
+
+    code: str
+    hazard_type: str
+    geometry: shapely.Geometry
+    reported_on: date
+    name: str | None = None
+    status: str = "open"
+    organisation: str | None = None  # organisation code
+    admin_pcode: str | None = None
+    priority: str | None = None
+    eo_categories: Sequence[str] = ()
+    evidence: Sequence[str] = ()
+    blockages: Sequence[str] = ()
+    benchmark: tuple[float, float] | None = None  # (lon, lat)
+    # {(kind, sex, age_band): count}, e.g. {("direct", "female", "18_59"): 40}
+    beneficiaries: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    entered_crs: str = WGS84_CRS
+    entered_geometry: str | None = None
+
+
+def hazard_problems(h: NewHazard, lists: CodeLists, today: date) -> list[Problem]:
+    """Every problem with one hazard, named by its code and field."""
+    record = f"hazard {h.code or '(no code)'}"
+    problems = check_required(record, h.code, "code")
+    problems += lists.check("hazard_type", h.hazard_type, record, "hazard_type")
+    problems += lists.check("hazard_status", h.status, record, "status")
+    problems += lists.check("priority", h.priority, record, "priority")
+    problems += lists.check_many("eo_category", h.eo_categories, record, "eo_categories")
+    problems += lists.check_many("evidence", h.evidence, record, "evidence")
+    problems += lists.check_many("blockage", h.blockages, record, "blockages")
+    problems += polygon_problems(h.geometry, record, "geometry")
+    problems += check_not_future(record, h.reported_on, "reported_on", today)
+    if h.benchmark is not None:
+        problems += check_lon_lat(record, h.benchmark[0], h.benchmark[1], "benchmark")
+    for (kind, sex, band), count in h.beneficiaries.items():
+        where = f"beneficiaries[{kind},{sex},{band}]"
+        problems += lists.check("beneficiary_kind", kind, record, where)
+        problems += lists.check("sex", sex, record, where)
+        problems += lists.check("age_band", band, record, where)
+        if count < 0:
+            problems.append(Problem(record, where, f"count must not be negative (got {count})"))
+    return problems
+
+
+def add_hazards(conn: Connection, hazards: Sequence[NewHazard], today: date | None = None) -> list[int]:
+    """Validate and insert hazards in the caller's transaction; returns their ids.
+
+    Nothing is written when any hazard has a problem: the :class:`ValidationError` lists
+    them all.
+    """
+    lists = load_code_lists(conn)
+    today = today or date.today()
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for h in hazards:
+        problems += hazard_problems(h, lists, today)
+        if h.code in seen:
+            problems.append(Problem(f"hazard {h.code}", "code", "appears twice in this batch"))
+        seen.add(h.code)
+    codes = [h.code for h in hazards]
+    taken = set()
+    for start in range(0, len(codes), 500):
+        taken |= set(
+            conn.execute(
+                select(schema.hazard.c.code).where(schema.hazard.c.code.in_(codes[start : start + 500]))
+            ).scalars()
+        )
+    problems += [Problem(f"hazard {c}", "code", "already exists") for c in sorted(taken)]
+    orgs = dict(conn.execute(select(schema.organisation.c.code, schema.organisation.c.id)).all())
+    for h in hazards:
+        if h.organisation is not None and h.organisation not in orgs:
+            problems.append(
+                Problem(f"hazard {h.code}", "organisation", f"no organisation {h.organisation!r}")
+            )
+    if problems:
+        raise ValidationError(problems)
+    if not hazards:
+        return []
+    next_id = (conn.execute(select(func.max(schema.hazard.c.id))).scalar() or 0) + 1
+    ids = list(range(next_id, next_id + len(hazards)))
+    rows, remaining_rows, events, beneficiaries = [], [], [], []
+    for hazard_id, h in zip(ids, hazards, strict=True):
+        geom = as_multipolygon(h.geometry)
+        area = geodesic_area(geom)
+        blob = gpkg_blob.encode(geom)
+        rows.append(
+            {
+                "id": hazard_id,
+                "code": h.code,
+                "name": h.name,
+                "hazard_type": h.hazard_type,
+                "status": h.status,
+                "organisation_id": orgs.get(h.organisation) if h.organisation else None,
+                "admin_pcode": h.admin_pcode,
+                "reported_on": h.reported_on,
+                "priority": h.priority,
+                "eo_categories": ",".join(h.eo_categories),
+                "evidence": ",".join(h.evidence),
+                "blockages": ",".join(h.blockages),
+                "benchmark_lon": h.benchmark[0] if h.benchmark else None,
+                "benchmark_lat": h.benchmark[1] if h.benchmark else None,
+                "area_m2": area,
+                "remaining_area_m2": area,
+                "entered_crs": h.entered_crs,
+                "entered_geometry": h.entered_geometry,
+                "geom": blob,
+            }
+        )
+        remaining_rows.append({"id": hazard_id, "area_m2": area, "geom": blob})
+        events.append(
+            {
+                "hazard_id": hazard_id,
+                "occurred_on": h.reported_on,
+                "event": "registered",
+                "change_m2": area,
+                "remaining_m2": area,
+                "release_product_id": None,
+            }
+        )
+        beneficiaries += [
+            {"hazard_id": hazard_id, "kind": k, "sex": s, "age_band": b, "count": n}
+            for (k, s, b), n in h.beneficiaries.items()
+        ]
+    conn.execute(insert(schema.hazard), rows)
+    conn.execute(insert(schema.hazard_remaining), remaining_rows)
+    conn.execute(insert(schema.hazard_area_event), events)
+    if beneficiaries:
+        conn.execute(insert(schema.hazard_beneficiary), beneficiaries)
+    return ids
+
+
+LIST_COLUMNS = (
+    "code",
+    "name",
+    "hazard_type",
+    "status",
+    "admin_pcode",
+    "priority",
+    "area_m2",
+    "remaining_area_m2",
+    "reported_on",
+    "release_date",
+)
+
+
+def list_hazards(
+    conn: Connection,
+    status: str | None = None,
+    hazard_type: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Hazards as dicts, filtered by status, type and bounding box (minx, miny, maxx, maxy).
+
+    The bounding box filter uses the GeoPackage R*Tree, so it stays fast on large registers.
+    """
+    h = schema.hazard
+    query = select(*(h.c[name] for name in LIST_COLUMNS), h.c.organisation_id).order_by(h.c.code)
+    if status:
+        query = query.where(h.c.status == status)
+    if hazard_type:
+        query = query.where(h.c.hazard_type == hazard_type)
+    if bbox is not None:
+        minx, miny, maxx, maxy = bbox
+        rtree = schema.hazard_rtree
+        query = query.where(
+            h.c.id.in_(
+                select(rtree.c.id).where(
+                    rtree.c.maxx >= minx,
+                    rtree.c.minx <= maxx,
+                    rtree.c.maxy >= miny,
+                    rtree.c.miny <= maxy,
+                )
+            )
+        )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_hazard(conn: Connection, code: str) -> dict[str, Any]:
+    """One hazard with its geometry (GeoJSON), remaining area, beneficiaries and release history."""
+    h = schema.hazard
+    row = conn.execute(select(h).where(h.c.code == code)).first()
+    if row is None:
+        raise NotFoundError(f"no hazard with code {code!r}")
+    data = dict(row._mapping)
+    geom = data.pop("geom")
+    data["geometry"] = shapely.geometry.mapping(geom) if geom is not None else None
+    data["eo_categories"] = [c for c in data["eo_categories"].split(",") if c]
+    data["evidence"] = [c for c in data["evidence"].split(",") if c]
+    data["blockages"] = [c for c in data["blockages"].split(",") if c]
+    b = schema.hazard_beneficiary
+    data["beneficiaries"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(b.c.kind, b.c.sex, b.c.age_band, b.c.count)
+            .where(b.c.hazard_id == data["id"])
+            .order_by(b.c.kind, b.c.sex, b.c.age_band)
+        )
+    ]
+    p = schema.release_product
+    data["releases"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(p.c.id, p.c.method, p.c.released_on, p.c.area_m2, p.c.released_area_m2, p.c.forced)
+            .where(p.c.hazard_id == data["id"])
+            .order_by(p.c.released_on, p.c.id)
+        )
+    ]
+    return data

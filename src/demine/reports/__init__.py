@@ -1,0 +1,1 @@
+"""Figures and reports drawn from the register: the programme summary first."""

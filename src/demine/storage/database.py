@@ -1,0 +1,107 @@
+"""Opening a demine database: URL resolution, connection settings and migrations.
+
+``--db PATH`` or the ``DEMINE_DB`` environment variable name the database: a file path
+(SQLite/GeoPackage) or a SQLAlchemy URL. Every SQLite connection gets foreign keys on,
+the write-ahead log with full fsync (an acknowledged write survives a crash) and the
+``ST_*`` functions the GeoPackage R*Tree triggers call.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from demine.domain.errors import DemineError
+from demine.storage.geopackage import register_sql_functions
+
+DEFAULT_DB = "demine.gpkg"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
+    """The SQLAlchemy URL for ``db``, ``$DEMINE_DB`` or ``demine.gpkg`` in the working directory."""
+    value = str(db) if db is not None else os.environ.get("DEMINE_DB", DEFAULT_DB)
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    register_sql_functions(dbapi_conn)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock at BEGIN so two writers queue instead of failing mid-transaction.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_engine(db: str | os.PathLike[str] | None = None) -> Engine:
+    """An engine for the database (not created or migrated: see :func:`migrate`)."""
+    url = resolve_url(db)
+    engine = create_engine(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration bound to ``engine`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Create or upgrade the schema to ``revision``."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest schema revision this version of demine knows."""
+    return ScriptDirectory.from_config(alembic_config(create_engine("sqlite://"))).get_current_head()
+
+
+def open_database(db: str | os.PathLike[str] | None = None, create: bool = False) -> Engine:
+    """Open a database, creating and migrating it when ``create``; refuse an unmigrated one."""
+    url = resolve_url(db)
+    url_obj = make_url(url)
+    is_file = url_obj.get_backend_name() == "sqlite" and url_obj.database
+    if is_file and not create and not Path(url_obj.database).exists():
+        raise DemineError(f"no database at {url_obj.database}; run `demine init` or `demine demo` first")
+    engine = open_engine(url)
+    if create:
+        migrate(engine)
+    elif current_revision(engine) != head_revision():
+        raise DemineError(
+            f"database {url_obj.database or url} is at schema revision "
+            f"{current_revision(engine)!r}, this demine expects {head_revision()!r}; "
+            "run `demine init` to migrate it"
+        )
+    return engine
