@@ -85,19 +85,25 @@ def working_day(day: date, team_type: str) -> bool:
 def band(geom: shapely.Geometry, fraction: float) -> shapely.Geometry:
     """The western part of ``geom`` holding about ``fraction`` of its area.
 
-    Bisection on a north–south cut line, in planar degrees: locally proportional to area,
-    which is all a plausible work strip needs.
+    The cut line is placed in planar degrees (locally proportional to area, which is all a
+    plausible work strip needs): 16 rectangle clips bracket it, linear interpolation between
+    the bracketing cuts places it.
     """
     minx, miny, maxx, maxy = geom.bounds
-    total = geom.area
-    lo, hi = minx, maxx
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if shapely.intersection(geom, shapely.box(minx - 1, miny - 1, mid, maxy + 1)).area < fraction * total:
-            lo = mid
-        else:
-            hi = mid
-    return shapely.intersection(geom, shapely.box(minx - 1, miny - 1, hi, maxy + 1))
+    target = fraction * geom.area
+    cuts = np.linspace(minx, maxx, 17)
+    areas = np.array([_west_area(geom, minx - 1, miny - 1, c, maxy + 1) for c in cuts[1:-1]])
+    areas = np.concatenate([[0.0], areas, [geom.area]])
+    cut = float(np.interp(target, areas, cuts))
+    return shapely.intersection(geom, shapely.box(minx - 1, miny - 1, cut, maxy + 1))
+
+
+def _west_area(geom: shapely.Geometry, x0: float, y0: float, x1: float, y1: float) -> float:
+    try:
+        return shapely.clip_by_rect(geom, x0, y0, x1, y1).area
+    except shapely.errors.GEOSException:
+        # clip_by_rect trips on rings of slivers; the full overlay does not.
+        return shapely.intersection(geom, shapely.box(x0, y0, x1, y1)).area
 
 
 class Simulation:
