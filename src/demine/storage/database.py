@@ -75,6 +75,14 @@ def alembic_config(engine: Engine) -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision``."""
     command.upgrade(alembic_config(engine), revision)
+    if engine.dialect.name == "sqlite":
+        # GDAL identifies a GeoPackage by the header of the main file; move the new
+        # application_id out of the write-ahead log so other programs see it at once.
+        raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -188,6 +188,8 @@ hazard = Table(
     Column("release_date", Date),
     Column("entered_crs", Text, nullable=False, server_default="EPSG:4326"),
     Column("entered_geometry", Text),
+    # The id the record had in the file it was imported from: re-imports update, not duplicate.
+    Column("source_id", Text, index=True),
     Column("geom", Geometry("MULTIPOLYGON")),  # the polygon as first recorded
     *_stamps(),
     CheckConstraint("area_m2 > 0", name="area_positive"),
@@ -255,6 +257,7 @@ release_product = Table(
     Column("note", Text),
     Column("entered_crs", Text, nullable=False, server_default="EPSG:4326"),
     Column("entered_geometry", Text),
+    Column("source_id", Text, index=True),
     Column("geom", Geometry("MULTIPOLYGON")),
     *_stamps(),
     CheckConstraint("released_area_m2 >= 0", name="released_non_negative"),
@@ -305,6 +308,7 @@ eo_find = Table(
     Column("depth_cm", Double),
     Column("condition", Text),
     Column("disposal_method", Text),
+    Column("source_id", Text, index=True),
     Column("geom", Geometry("POINT")),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
 )
@@ -320,6 +324,7 @@ accident = Table(
     Column("hazard_id", Integer, ForeignKey("hazard.id")),
     Column("activity_id", Integer, ForeignKey("activity.id")),
     Column("description", Text),
+    Column("source_id", Text, index=True),
     Column("geom", Geometry("POINT")),
     *_stamps(),
 )
@@ -385,6 +390,23 @@ qa_nonconformity = Table(
     Column("severity", Text, nullable=False),
     Column("measures", Text),
 )
+
+# Every change to a record: who, when, what it was before and after (JSON), and why.
+# Restoring a version replays its ``before``; nothing here is ever updated or deleted.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _pk(),
+    Column("table_name", Text, nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("action", Text, nullable=False),  # insert | update | delete | repair | restore
+    Column("changed_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    Column("changed_by", Text, nullable=False, server_default="system"),
+    Column("before", Text),
+    Column("after", Text),
+    Column("reason", Text),
+)
+Index("ix_audit_log_record", audit_log.c.table_name, audit_log.c.record_id)
 
 # table name -> (geometry column, geometry type, description)
 SPATIAL_TABLES: dict[str, tuple[str, str, str]] = {

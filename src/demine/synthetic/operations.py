@@ -250,8 +250,8 @@ class Simulation:
         index: int,
     ) -> None:
         piece = as_multipolygon(piece)
-        if piece is None:
-            return
+        if piece is None or geodesic_area(piece) < 1.0:
+            return  # a strip too thin to be a product; the work shows in progress reports only
         outcome: ReleaseOutcome = apply_release(
             h.original, h.remaining, h.remaining_m2, piece, f"hazard {h.id}"
         )

@@ -10,11 +10,19 @@ if engine is None:  # `alembic` command line, e.g. autogenerate during developme
 
     engine = open_engine(context.config.get_main_option("sqlalchemy.url"))
 
+
+def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+    # GeoPackage's own tables and R*Tree shadow tables are not part of demine's schema.
+    return not (type_ == "table" and (name.startswith(("gpkg_", "rtree_"))))
+
+
 with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=True,
+        include_object=include_object,
+        # Geometry columns reflect as their declared names; comparing types would churn.
+        compare_type=False,
         transaction_per_migration=True,
     )
     with context.begin_transaction():
