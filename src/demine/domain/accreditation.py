@@ -26,18 +26,36 @@ class Accreditation:
         return self.issued_on <= day and (self.expires_on is None or day <= self.expires_on)
 
 
-def accreditation_status(accreditations: list[Accreditation], day: date) -> str:
-    """Classify a holder on ``day``: ``valid``, ``expiring`` (within 60 days), ``expired`` or ``none``.
+def covered_until(accreditations: list[Accreditation], day: date) -> date | None:
+    """The last day of unbroken cover from ``day`` on (``date.max`` when open-ended).
 
-    ``expiring`` wins over ``valid`` only when *no* current accreditation outlasts the warning
-    window, so a team renewed early is not flagged.
+    Renewals recorded ahead count when they start no later than the day after the
+    current cover ends. None when nothing covers ``day``.
     """
-    if not accreditations:
-        return "none"
     current = [a for a in accreditations if a.valid_on(day)]
     if not current:
+        return None
+    end = max(date.max if a.expires_on is None else a.expires_on for a in current)
+    extended = True
+    while extended and end != date.max:
+        extended = False
+        for a in accreditations:
+            a_end = date.max if a.expires_on is None else a.expires_on
+            if a.issued_on <= end + timedelta(days=1) and a_end > end:
+                end, extended = a_end, True
+    return end
+
+
+def accreditation_status(accreditations: list[Accreditation], day: date) -> str:
+    """Classify a holder on ``day``: ``valid``, ``expiring`` (cover ends within 60 days),
+    ``expired`` or ``none`` (never accredited, or only accredited from a later date).
+
+    A renewal recorded ahead of time extends the cover, so a team renewed early is not
+    flagged.
+    """
+    if not any(a.issued_on <= day for a in accreditations):
+        return "none"
+    end = covered_until(accreditations, day)
+    if end is None:
         return "expired"
-    horizon = day + timedelta(days=EXPIRY_WARNING_DAYS)
-    if any(a.expires_on is None or a.expires_on > horizon for a in current):
-        return "valid"
-    return "expiring"
+    return "valid" if end > day + timedelta(days=EXPIRY_WARNING_DAYS) else "expiring"

@@ -28,6 +28,7 @@ from demine.geometry.polygons import as_multipolygon, polygon_problems
 from demine.geometry.reading import EnteredGeometry
 from demine.storage import schema
 from demine.storage.codelists import load_code_lists
+from demine.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ def apply_release(
     closes = after is None or after_area < CLOSE_BELOW_M2
     if closes:
         after, after_area = None, 0.0
+    elif after_area > remaining_area_m2:
+        # Cutting an edge moves it off the geodesic, so a sliver-thin product can leave a
+        # remainder measured a fraction of a m² larger; the identity keeps the old figure.
+        after_area = remaining_area_m2
     return ReleaseOutcome(
         product_area_m2=product_area,
         released_area_m2=remaining_area_m2 - after_area,
@@ -220,7 +225,7 @@ def store_outcome(
     values: dict[str, Any] = {
         "remaining_area_m2": outcome.remaining_area_m2,
         "version": h.c.version + 1,
-        "updated_at": func.current_timestamp(),
+        "updated_at": utcnow(),
     }
     if outcome.closes_hazard:
         # The hazard closes on the latest of its products' dates, whatever the entry order.

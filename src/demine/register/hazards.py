@@ -204,7 +204,9 @@ def list_hazards(
             )
         )
     if limit is not None:
-        query = query.limit(limit).offset(offset)
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [dict(row._mapping) for row in conn.execute(query)]
 
 

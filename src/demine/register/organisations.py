@@ -52,13 +52,23 @@ class NewAccreditation:
     expires_on: date | None
 
 
+def _code_clash(record: str, code: str, taken: set[str]) -> list[Problem]:
+    """A code already in the database or earlier in the batch; remembers ``code`` as taken."""
+    if code in taken:
+        return [Problem(record, "code", f"{code!r} is already used")]
+    taken.add(code)
+    return []
+
+
 def add_organisations(conn: Connection, orgs: Sequence[NewOrganisation]) -> list[int]:
     """Validate and insert organisations; all or nothing."""
     lists = load_code_lists(conn)
     problems: list[Problem] = []
+    taken = set(conn.execute(select(schema.organisation.c.code)).scalars())
     for o in orgs:
         record = f"organisation {o.code}"
         problems += check_required(record, o.code, "code") + check_required(record, o.name, "name")
+        problems += _code_clash(record, o.code, taken)
         problems += lists.check("organisation_type", o.organisation_type, record, "organisation_type")
     if problems:
         raise ValidationError(problems)
@@ -77,9 +87,11 @@ def add_teams(conn: Connection, teams: Sequence[NewTeam]) -> list[int]:
     lists = load_code_lists(conn)
     orgs = dict(conn.execute(select(schema.organisation.c.code, schema.organisation.c.id)).all())
     problems: list[Problem] = []
+    taken = set(conn.execute(select(schema.team.c.code)).scalars())
     for t in teams:
         record = f"team {t.code}"
         problems += check_required(record, t.code, "code")
+        problems += _code_clash(record, t.code, taken)
         problems += lists.check("team_type", t.team_type, record, "team_type")
         if t.organisation not in orgs:
             problems.append(Problem(record, "organisation", f"no organisation {t.organisation!r}"))

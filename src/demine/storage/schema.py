@@ -17,7 +17,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Double,
     ForeignKey,
     Index,
@@ -26,10 +25,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
 )
 
-from demine.storage.types import Geometry
+from demine.storage.types import Geometry, Timestamp, utcnow
 
 metadata = MetaData(
     naming_convention={
@@ -48,8 +46,8 @@ def _pk() -> Column:
 
 def _stamps() -> list[Column]:
     return [
-        Column("created_at", DateTime, nullable=False, server_default=func.current_timestamp()),
-        Column("updated_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+        Column("created_at", Timestamp, nullable=False, server_default=utcnow()),
+        Column("updated_at", Timestamp, nullable=False, server_default=utcnow()),
         # Optimistic concurrency: every update increments it; a stale writer is refused.
         Column("version", Integer, nullable=False, server_default="1"),
     ]
@@ -400,7 +398,7 @@ audit_log = Table(
     Column("table_name", Text, nullable=False),
     Column("record_id", Integer, nullable=False),
     Column("action", Text, nullable=False),  # insert | update | delete | repair | restore
-    Column("changed_at", DateTime, nullable=False, server_default=func.current_timestamp()),
+    Column("changed_at", Timestamp, nullable=False, server_default=utcnow()),
     Column("changed_by", Text, nullable=False, server_default="system"),
     Column("before", Text),
     Column("after", Text),

@@ -10,6 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import shapely
+from sqlalchemy import DateTime
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import UserDefinedType
 
 from demine.storage import gpkg_blob
@@ -41,3 +45,30 @@ class Geometry(UserDefinedType):
 
     def __repr__(self) -> str:
         return f"Geometry({self.geometry_type!r})"
+
+
+# GeoPackage stores DATETIME as ISO 8601 in UTC with a 'T' and a 'Z' (OGC 12-128r18
+# §1.1.1.1.1); SQLAlchemy's SQLite default ("2026-01-31 12:00:00.000000") makes GDAL warn
+# about every row.
+_GPKG_DATETIME = sqlite.DATETIME(
+    storage_format="%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02dZ",
+    regexp=r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(?:\.\d+)?Z?",
+)
+Timestamp = DateTime().with_variant(_GPKG_DATETIME, "sqlite")
+
+
+class utcnow(FunctionElement):
+    """The current UTC time, as the database writes it (GeoPackage format on SQLite)."""
+
+    type = DateTime()
+    inherit_cache = True
+
+
+@compiles(utcnow, "sqlite")
+def _utcnow_sqlite(element: utcnow, compiler: Any, **kw: Any) -> str:
+    return "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+
+@compiles(utcnow)
+def _utcnow_default(element: utcnow, compiler: Any, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"

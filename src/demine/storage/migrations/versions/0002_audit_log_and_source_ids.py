@@ -30,7 +30,12 @@ def upgrade() -> None:
         sa.Column("table_name", sa.Text(), nullable=False),
         sa.Column("record_id", sa.Integer(), nullable=False),
         sa.Column("action", sa.Text(), nullable=False),
-        sa.Column("changed_at", sa.DateTime(), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
+        sa.Column(
+            "changed_at",
+            sa.DateTime(),
+            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            nullable=False,
+        ),
         sa.Column("changed_by", sa.Text(), server_default="system", nullable=False),
         sa.Column("before", sa.Text(), nullable=True),
         sa.Column("after", sa.Text(), nullable=True),
