@@ -1,0 +1,106 @@
+"""Random draws: the one place randomness enters a forecast.
+
+Protocol (so that both engines, and a baseline and its scenario, see the very same numbers):
+
+* ``SeedSequence(seed)`` spawns two children: one stream for trial-level values, one parent
+  that spawns one child per trial for hazard-level values.
+* Trial-level values are drawn for all trials at once, in a fixed order: productivity of each
+  team type (``TEAM_TYPES`` order), the funnel of each hazard class, the clearance factor of each
+  class, depletion, new contamination.
+* Hazard-level values of trial ``t`` are float32 uniforms from trial ``t``'s own stream, in
+  service order: ``u_share`` (2 × n: cancelled, then the cleared part of the rest) when
+  ``hazard_share_spread > 0``, then ``u_effort`` (n) when ``hazard_effort_spread > 0``.
+
+Nothing here depends on capacity, so comparing capacity scenarios uses common random numbers.
+Per-trial streams make results independent of how trials are split into blocks or threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from demine.planning.parameters import TEAM_TYPES, Parameters
+
+
+@dataclass(frozen=True, eq=False)
+class TrialDraws:
+    """Trial-level parameter values (one row per trial) and the seeds of hazard-level draws."""
+
+    productivity: np.ndarray  # (trials, len(TEAM_TYPES)) m² per team-day
+    funnel: np.ndarray  # (trials, classes, 3) cancelled, reduced, cleared shares
+    class_factor: np.ndarray  # (trials, classes) clearance speed multiplier per class
+    depletion: np.ndarray  # (trials,) extra effort per m² on the last land
+    new_m2_per_year: np.ndarray  # (trials,) newly found contamination
+    share_spread: float
+    effort_spread: float
+    hazard_seeds: tuple[np.random.SeedSequence, ...]
+
+    @property
+    def trials(self) -> int:
+        return int(self.depletion.size)
+
+    def hazard_uniforms(
+        self, trial: int, n: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """``(u_cancel, u_split, u_effort)`` for trial ``trial`` (``None`` when not used)."""
+        u_cancel = u_split = u_effort = None
+        rng = np.random.Generator(np.random.PCG64(self.hazard_seeds[trial]))
+        if self.share_spread > 0:
+            u_cancel = rng.random(n, dtype=np.float32)
+            u_split = rng.random(n, dtype=np.float32)
+        if self.effort_spread > 0:
+            u_effort = rng.random(n, dtype=np.float32)
+        return u_cancel, u_split, u_effort
+
+    def fill_hazard_uniforms(
+        self,
+        trials: range,
+        n: int,
+        u_cancel: np.ndarray | None,
+        u_split: np.ndarray | None,
+        u_effort: np.ndarray | None,
+    ) -> None:
+        """Write :meth:`hazard_uniforms` of ``trials`` into rows of preallocated float32 arrays.
+
+        Row ``k`` gets trial ``trials[k]`` in its first ``n`` columns (arrays may be padded).
+        """
+        for k, t in enumerate(trials):
+            rng = np.random.Generator(np.random.PCG64(self.hazard_seeds[t]))
+            if self.share_spread > 0:
+                assert u_cancel is not None and u_split is not None
+                rng.random(out=u_cancel[k, :n], dtype=np.float32)
+                rng.random(out=u_split[k, :n], dtype=np.float32)
+            if self.effort_spread > 0:
+                assert u_effort is not None
+                rng.random(out=u_effort[k, :n], dtype=np.float32)
+
+
+def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float) -> TrialDraws:
+    """Draw every trial-level value for ``trials`` trials from ``seed``."""
+    if trials < 1:
+        raise ValueError(f"trials must be ≥ 1, got {trials}")
+    root = np.random.SeedSequence(seed)
+    trial_seq, hazard_seq = root.spawn(2)
+    rng = np.random.Generator(np.random.PCG64(trial_seq))
+    productivity = np.column_stack([parameters.productivity[t].sample(rng, trials) for t in TEAM_TYPES])
+    funnel = np.stack([f.sample(rng, trials) for f in parameters.funnel], axis=1)
+    class_factor = np.column_stack([d.sample(rng, trials) for d in parameters.clearance_class_factor])
+    depletion = np.maximum(parameters.depletion.sample(rng, trials), 0.0)
+    if parameters.new_contamination_m2_per_year is not None:
+        new = parameters.new_contamination_m2_per_year.sample(rng, trials)
+    else:
+        new = parameters.new_contamination_share_per_year.sample(rng, trials) * stock_m2
+    if np.any(productivity < 0) or np.any(class_factor <= 0) or np.any(new < 0):
+        raise ValueError("productivity and new contamination must be ≥ 0, class factors > 0")
+    return TrialDraws(
+        productivity=productivity,
+        funnel=funnel,
+        class_factor=class_factor,
+        depletion=depletion,
+        new_m2_per_year=np.maximum(new, 0.0),
+        share_spread=parameters.hazard_share_spread,
+        effort_spread=parameters.hazard_effort_spread,
+        hazard_seeds=tuple(hazard_seq.spawn(trials)),
+    )

@@ -1,0 +1,216 @@
+"""Forecast parameters and their sourced defaults.
+
+Every default below comes from ``shared/reference/planning-figures.md`` (cited by section) or is
+marked as an assumption. They are priors: :func:`demine.planning.calibrate.calibrate` replaces
+them with a blend of the programme's own history as that history grows.
+
+Units: productivity is m² per team-day of work on "reference" land (the first land served; later
+land costs more effort, see ``depletion``). Team types and the land release stage they work on:
+
+========== ========= =====================================================
+team type  stage     what its productivity measures
+========== ========= =====================================================
+nts        nts       m² of hazard area surveyed (all of a hazard's area)
+ts         ts        m² of area left after NTS that is technically surveyed
+manual     clearance m² cleared
+mdd        clearance m² cleared (a dog pair, two dogs over the ground)
+mechanical clearance m² cleared, machine with its follow-up
+========== ========= =====================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from demine.planning.distributions import Distribution, Fixed, Funnel, Lognormal
+
+TEAM_TYPES: tuple[str, ...] = ("manual", "mdd", "mechanical", "nts", "ts")
+STAGES: tuple[str, ...] = ("nts", "ts", "clearance")
+STAGE_OF: dict[str, str] = {
+    "manual": "clearance",
+    "mdd": "clearance",
+    "mechanical": "clearance",
+    "nts": "nts",
+    "ts": "ts",
+}
+CLASS_NAMES: tuple[str, ...] = ("SHA", "CHA")
+
+# §7: "Deminers per manual team 6–10; Ukraine ≈6 per team; SOP pairs" — we take the middle.
+DEMINERS_PER_TEAM = 8
+# §7: "Manual clearance, per deminer 25 m²/day (10–50)" (HALO; GLOBSEC; APOPO). We read 50 as the
+# 90th percentile of the programme-wide average; the implied 10th percentile is 12.5 (close to 10).
+MANUAL_M2_PER_DEMINER_DAY = Lognormal.from_median_p90(25.0, 50.0)
+# §7: "Working days per year ~200–230 (assumption; set per country and season)".
+WORKING_DAYS_PER_YEAR = 220.0
+# Assumption: new teams reach full output linearly over 3 months. §1.2 (GICHD): dogs need 1–6
+# months of acclimatisation in country; §1.4: Colombia took ~2 years to grow 4×.
+RAMP_UP_MONTHS = 3.0
+# §7: "Clearance cost US$1–3/m² typical (0.8–10)" (Eaton 2003; Croatia 2023; WB Ukraine 2023).
+COST_PER_M2_USD = 2.0
+
+
+def _default_productivity() -> dict[str, Distribution]:
+    manual = Lognormal(MANUAL_M2_PER_DEMINER_DAY.median * DEMINERS_PER_TEAM, MANUAL_M2_PER_DEMINER_DAY.sigma)
+    return {
+        "manual": manual,
+        # §7: "MDD pair (clearance) 800 m²/day (400–1,500)" (SFOR 2001; UN Afghanistan ≈3× manual).
+        "mdd": Lognormal.from_median_p90(800.0, 1500.0),
+        # §7: "Machine 2,500–5,000 m²/day realistic; vendor claims up to 15–30k; discount
+        # heavily" (§1.3: ≈2,500 per machine in a 2-machine system, deminingsystems.co.uk).
+        "mechanical": Lognormal.from_median_p90(2500.0, 5000.0),
+        # Assumption, order of magnitude only: no per-team NTS output was found. §3.1 Ukraine
+        # released ≈17,000 km² in 2024, mostly by survey, with ~684 teams and >200 machines,
+        # i.e. ≈100,000 m² per team-day across all teams at 220 days (inference).
+        "nts": Lognormal.from_median_p90(50_000.0, 150_000.0),
+        # Assumption: §7 "MDR (TS) 2,000+ m²/day per rat team" (APOPO) and "machine (ground
+        # preparation / TS) 2,500–5,000 m²/day".
+        "ts": Lognormal.from_median_p90(3000.0, 6000.0),
+    }
+
+
+def _default_funnel() -> tuple[Funnel, ...]:
+    return (
+        # SHA. §7: NTS cancels 30–50% of released area, TS reduces 20–25%, 30–45% needs full
+        # clearance; §2.1: States Parties 2022 32/24/44%, Cambodia 2015 48/20/32%, 2016 42/21/37%.
+        # Concentration 30 gives ±9 points (1 sd) on the cancelled share, the spread seen in §2.1.
+        Funnel(0.40, 0.22, 0.38, concentration=30.0),
+        # CHA. Assumption: a confirmed area has evidence of mines, so NTS rarely cancels it; most
+        # of it is cleared, TS trims the edges (§2.2: <3% of cleared land held any item).
+        Funnel(0.05, 0.25, 0.70, concentration=20.0),
+    )
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Everything uncertain about the land, the teams and the future, as distributions.
+
+    ``productivity`` is per team type (m² per team-day on reference land); ``funnel`` and
+    ``clearance_class_factor`` are per hazard class (index = class code, names in
+    ``class_names``). ``depletion`` is the extra effort per m² on the last land served relative
+    to the first (effort multiplier ``1 + depletion × position``, position = share of the stock
+    served before, from 0 to 1). ``hazard_share_spread`` and ``hazard_effort_spread`` (0–1) set
+    how much single hazards differ from the trial's average; they average out nationally but
+    matter for small regions. New contamination arrives at ``new_contamination_m2_per_year`` or,
+    when that is ``None``, at ``new_contamination_share_per_year`` × initial stock, for
+    ``new_contamination_years`` (``None``: the whole horizon).
+    """
+
+    productivity: Mapping[str, Distribution] = field(default_factory=_default_productivity)
+    funnel: tuple[Funnel, ...] = field(default_factory=_default_funnel)
+    class_names: tuple[str, ...] = CLASS_NAMES
+    # No source gives different per-m² speeds for SHA and CHA land; both 1 until calibrated.
+    clearance_class_factor: tuple[Distribution, ...] = (Fixed(1.0), Fixed(1.0))
+    # Assumption. §3.3: Cambodia's dense A1 clearance averaged <2 km²/yr against ~10 needed,
+    # after easy survey releases; §0.4 and §4.1: "easy land goes first". Median: the last land
+    # costs 1.5× the effort per m² of the first; 90th percentile 2.5×.
+    depletion: Distribution = field(default_factory=lambda: Lognormal.from_median_p90(0.5, 1.5))
+    # Assumption: single hazards range from all-cancelled to all-cleared (§2.2: two-thirds of
+    # HI Mozambique's 2008 tasks found nothing); 0.5 lets a hazard's shares and effort vary by
+    # ±50% of their room around the trial's average, uniformly.
+    hazard_share_spread: float = 0.5
+    hazard_effort_spread: float = 0.5
+    new_contamination_m2_per_year: Distribution | None = None
+    # Assumption: 1%/yr of the initial stock (90th percentile 3%). §3.8: Mozambique found a
+    # further 63,600 m² the year after completion; §3.3: Cambodia's baseline survey found
+    # 672.9 km² against an estimate of 648.8; §3.4: Angola reduced its stock by ≈3 km²/yr
+    # against a planned 10 (inference).
+    new_contamination_share_per_year: Distribution = field(
+        default_factory=lambda: Lognormal.from_median_p90(0.01, 0.03)
+    )
+    new_contamination_years: float | None = None
+    sources: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "productivity.manual": "planning-figures §7 (25 m²/deminer-day, 10–50) × 8 deminers",
+            "productivity.mdd": "planning-figures §7 (800 m²/day, 400–1,500)",
+            "productivity.mechanical": "planning-figures §7 (2,500–5,000 m²/day realistic)",
+            "productivity.nts": "assumption (order of magnitude from §3.1 Ukraine 2024)",
+            "productivity.ts": "assumption (§7 MDR and machine TS figures)",
+            "funnel.SHA": "planning-figures §7 and §2.1 (LM 2022, Cambodia 2015–16)",
+            "funnel.CHA": "assumption",
+            "depletion": "assumption (§3.3 Cambodia, §4.1)",
+            "new_contamination": "assumption (§3.3, §3.4, §3.8)",
+            "working_days_per_year": "planning-figures §7 (~200–230, assumption)",
+        }
+    )
+
+    def __post_init__(self) -> None:
+        unknown = set(self.productivity) - set(TEAM_TYPES)
+        if unknown:
+            raise ValueError(f"unknown team types in productivity: {sorted(unknown)}")
+        missing = set(TEAM_TYPES) - set(self.productivity)
+        if missing:
+            raise ValueError(f"productivity missing for team types: {sorted(missing)}")
+        n = len(self.class_names)
+        if len(self.funnel) != n or len(self.clearance_class_factor) != n:
+            raise ValueError("funnel and clearance_class_factor need one entry per hazard class")
+        for name, value in (
+            ("hazard_share_spread", self.hazard_share_spread),
+            ("hazard_effort_spread", self.hazard_effort_spread),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if self.new_contamination_years is not None and self.new_contamination_years < 0:
+            raise ValueError("new_contamination_years must be ≥ 0")
+
+    def replace(self, **changes: Any) -> Parameters:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description of every distribution and where it came from."""
+        return {
+            "productivity_m2_per_team_day": {t: self.productivity[t].to_dict() for t in TEAM_TYPES},
+            "funnel": {name: f.to_dict() for name, f in zip(self.class_names, self.funnel, strict=True)},
+            "clearance_class_factor": {
+                name: d.to_dict()
+                for name, d in zip(self.class_names, self.clearance_class_factor, strict=True)
+            },
+            "depletion": self.depletion.to_dict(),
+            "hazard_share_spread": self.hazard_share_spread,
+            "hazard_effort_spread": self.hazard_effort_spread,
+            "new_contamination_m2_per_year": (
+                None
+                if self.new_contamination_m2_per_year is None
+                else self.new_contamination_m2_per_year.to_dict()
+            ),
+            "new_contamination_share_per_year": self.new_contamination_share_per_year.to_dict(),
+            "new_contamination_years": self.new_contamination_years,
+            "sources": dict(self.sources),
+        }
+
+
+def default_parameters() -> Parameters:
+    """The sourced priors (planning-figures §7), for a programme with no history yet."""
+    return Parameters()
+
+
+def deterministic_parameters(
+    productivity: Mapping[str, float],
+    funnel: tuple[float, float, float] = (0.0, 0.0, 1.0),
+    *,
+    depletion: float = 0.0,
+    new_m2_per_year: float = 0.0,
+    n_classes: int = 2,
+) -> Parameters:
+    """Parameters with no uncertainty at all: for known-answer checks and what-if arithmetic.
+
+    Team types left out of ``productivity`` get 1 m²/team-day (they only matter if teams of that
+    type exist).
+    """
+    shares = Funnel(*funnel)
+    return Parameters(
+        productivity={t: Fixed(float(productivity.get(t, 1.0))) for t in TEAM_TYPES},
+        funnel=(shares,) * n_classes,
+        class_names=CLASS_NAMES[:n_classes]
+        if n_classes <= len(CLASS_NAMES)
+        else tuple(f"class{i}" for i in range(n_classes)),
+        clearance_class_factor=(Fixed(1.0),) * n_classes,
+        depletion=Fixed(depletion),
+        hazard_share_spread=0.0,
+        hazard_effort_spread=0.0,
+        new_contamination_m2_per_year=Fixed(new_m2_per_year),
+        new_contamination_years=None,
+        sources={"all": "deterministic (no uncertainty)"},
+    )
