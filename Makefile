@@ -22,6 +22,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db $(DB) --replace
 	$(BIN)/demine summary --db $(DB)
+	$(BIN)/demine forecast --db $(DB) --chart forecast.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

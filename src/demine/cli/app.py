@@ -26,6 +26,9 @@ def _register_commands() -> None:
     from demine.cli import programme
 
     programme.register(app)
+    from demine.cli import forecast
+
+    forecast.register(app)
 
 
 _register_commands()

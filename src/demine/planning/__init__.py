@@ -56,6 +56,15 @@ and is the correctness oracle; both consume the same draws (:mod:`.draws`), so t
 every trial up to floating rounding. :func:`compare` runs a baseline and a :class:`Scenario`
 (parsed from TOML by :func:`load_scenario`) on common random numbers. :func:`calibrate` blends a
 :class:`History` into the priors.
+
+Sources and outputs
+===================
+
+These modules are not imported here, so the engine stays free of the database and of plotting:
+:mod:`.register_history` fills a :class:`~.prepared.PreparedForecast` from the register (stock,
+accredited teams, calibration on its own history), :mod:`.programme_file` from a national
+programme summary TOML; :mod:`.backtest` scores a forecast made from an earlier year of such a
+file against the later years; :mod:`.charts` draws the burn-down fan chart.
 """
 
 from demine.planning.calibrate import History, calibrate

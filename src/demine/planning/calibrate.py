@@ -16,6 +16,10 @@ can fill it without knowing the model. :func:`calibrate` returns new :class:`Par
   ratio, with ``weight_per_year`` pseudo-counts per year of data.
 * **New contamination** (area newly recorded per year, and the stock then): each year's share of
   stock found is one observation of the log share; conjugate normal update as for productivity.
+  The model's rate is a share of the *forecast's* initial stock (a constant m² per year), so
+  when the caller passes that stock (``stock_m2``) each year's find is divided by it instead of
+  by that year's stock: a programme finding 4 km² a year while its stock halves keeps finding
+  4 km² a year, not a growing share.
 
 With an empty :class:`History`, the priors come back unchanged.
 """
@@ -73,8 +77,13 @@ def calibrate(
     max_hazards: int = 500,
     weight_per_year: float = 10.0,
     floor_sigma: float = 0.1,
+    stock_m2: float | None = None,
 ) -> Parameters:
-    """Parameters that blend ``history`` into ``priors`` (unchanged where there is no data)."""
+    """Parameters that blend ``history`` into ``priors`` (unchanged where there is no data).
+
+    ``stock_m2``: the stock the forecast starts from; discoveries are then read as m² per year
+    and expressed as a share of it (see the module docstring).
+    """
     sources = dict(priors.sources)
     productivity: dict[str, Distribution] = dict(priors.productivity)
     for team_type, samples in history.productivity.items():
@@ -118,6 +127,8 @@ def calibrate(
     new_abs = priors.new_contamination_m2_per_year
     found = np.asarray(history.discovered_m2, dtype=float)
     stock = np.asarray(history.stock_m2, dtype=float)
+    if stock_m2 is not None and stock_m2 > 0:
+        stock = np.full(found.size, float(stock_m2))
     if found.size:
         if stock.size == found.size and np.all(stock > 0):
             share = found / stock

@@ -33,7 +33,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 from demine.planning.parameters import (
     COST_PER_M2_USD,
@@ -251,6 +250,9 @@ class CapacityPlan:
         tau = np.arange(tau0)
         head_kernel = r**tau * ramp_factor(tau, ramp_days)
         out = np.convolve(grads, head_kernel)[:n] if tau0 else np.zeros(n)
+        # scipy.signal takes over half a second to import: only pipelines need it.
+        from scipy.signal import lfilter
+
         tail = lfilter([1.0], [1.0, -r], grads) * r**tau0
         out[tau0:] += tail[: n - tau0]
         return out

@@ -202,8 +202,8 @@ class Simulation:
         h: HazardState = task["hazard"]
         sigma = P.PRODUCTIVITY[team.team_type][1]
         area = float(team.rate * self.rng.lognormal(-(sigma**2) / 2, sigma * 0.5))
-        if task["kind"] == "clearance":
-            area = min(area, h.remaining_m2 - task["done_m2"])
+        # No team reports more ground than the hazard has left.
+        area = max(0.0, min(area, h.remaining_m2 - task["done_m2"]))
         activity = self.history.activities[task["index"]]
         self.history.progress.append(
             {
@@ -216,9 +216,7 @@ class Simulation:
         )
         task["done_m2"] += area
         task["days_left"] -= 1
-        finished = task["days_left"] <= 0 or (
-            task["kind"] == "clearance" and task["done_m2"] >= h.remaining_m2 - 1.0
-        )
+        finished = task["days_left"] <= 0 or task["done_m2"] >= h.remaining_m2 - 1.0
         if finished:
             activity["end_date"] = day
             self._finish(team, h, task, day)
