@@ -29,6 +29,9 @@ def _register_commands() -> None:
     from demine.cli import forecast
 
     forecast.register(app)
+    from demine.cli import quality
+
+    quality.register(app)
 
 
 _register_commands()

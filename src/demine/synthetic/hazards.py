@@ -27,7 +27,8 @@ BLOCKAGES = ["roads", "agriculture", "housing", "infrastructure", "water"]
 
 def _star_polygon(rng: np.random.Generator, x: float, y: float, area_m2: float) -> shapely.Polygon:
     n = int(rng.integers(6, 15))
-    angles = np.sort(rng.uniform(0, 2 * math.pi, n))
+    # One vertex in each of n equal sectors: no gap over 180°, so the ring never crosses itself.
+    angles = (np.arange(n) + rng.uniform(0.1, 0.9, n)) * (2 * math.pi / n)
     radii = rng.uniform(0.7, 1.3, n)
     # Scale so the polygon's area is about the target: a star-shaped polygon with these
     # radii has area ½ Σ r_i r_{i+1} sin(Δθ).
@@ -92,7 +93,8 @@ def draw_hazards(
 
     districts = region.districts
     district_tree = shapely.STRtree([d["geom"] for d in districts])
-    centroids = shapely.points(cx[kept], cy[kept])
+    # The district is the one holding a point of the polygon itself, not the draw point.
+    centroids = shapely.point_on_surface(np.asarray(polys, dtype=object)[kept])
     where_point, where_district = district_tree.query(centroids, predicate="within")
     pcode_of = {int(p): districts[int(d)]["pcode"] for p, d in zip(where_point, where_district, strict=True)}
 

@@ -118,11 +118,13 @@ class Simulation:
         end: date,
         first_activity_id: int = 1,
         first_product_id: int = 1,
+        bounds: tuple[float, float, float, float] | None = None,
     ) -> None:
         self.rng = rng
         self.hazards = {h.id: h for h in hazards}
         self.teams = teams
         self.start, self.end = start, end
+        self.bounds = bounds
         self.history = History()
         self.next_activity = first_activity_id
         self.next_product = first_product_id
@@ -348,9 +350,14 @@ class Simulation:
                 "condition": "unknown",
                 "disposal_method": "moved_destroyed",
                 # Spot tasks answer call-outs within a day's drive of the base.
-                "geom": shapely.Point(
-                    team.base[0] + float(self.rng.normal(0, 0.08)),
-                    team.base[1] + float(self.rng.normal(0, 0.05)),
-                ),
+                "geom": self._near(team.base),
             }
         )
+
+    def _near(self, base: tuple[float, float]) -> shapely.Point:
+        x = base[0] + float(self.rng.normal(0, 0.08))
+        y = base[1] + float(self.rng.normal(0, 0.05))
+        if self.bounds is not None:  # call-outs stay inside the programme's region
+            minx, miny, maxx, maxy = self.bounds
+            x, y = min(max(x, minx), maxx), min(max(y, miny), maxy)
+        return shapely.Point(x, y)

@@ -206,7 +206,7 @@ def build_programme(
         )
 
     say("two years of operations")
-    sim = Simulation(rng, states, team_states, start, as_of + timedelta(days=1))
+    sim = Simulation(rng, states, team_states, start, as_of + timedelta(days=1), bounds=region.bounds)
     history = sim.run()
     _write_history(conn, history, states)
 
