@@ -23,15 +23,11 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from demine.cli import programme
+    # Each concern adds its own commands; imports stay inside so `demine --help` is quick.
+    from demine.cli import forecast, programme, quality, server, transfer
 
-    programme.register(app)
-    from demine.cli import forecast
-
-    forecast.register(app)
-    from demine.cli import quality
-
-    quality.register(app)
+    for module in (programme, transfer, quality, forecast, server):
+        module.register(app)
 
 
 _register_commands()

@@ -6,13 +6,14 @@ and writes nothing when any record is wrong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import shapely
 from sqlalchemy import Connection, Table, insert, select
 
+from demine.domain.codelists import CodeLists
 from demine.domain.errors import Problem, ValidationError
 from demine.domain.rules import (
     check_date_range,
@@ -67,6 +68,7 @@ class NewFind:
     disposal_method: str | None = None
     hazard: str | None = None
     activity: str | None = None
+    source_id: str | None = None  # the record's id in the file it was imported from
 
 
 def _ids(conn: Connection, table: Table) -> dict[str, int]:
@@ -197,29 +199,48 @@ def add_finds(conn: Connection, finds: Sequence[NewFind], today: date | None = N
     hazards, acts = _ids(conn, schema.hazard), _ids(conn, schema.activity)
     problems: list[Problem] = []
     for i, f in enumerate(finds, start=1):
-        record = f"find {i}"
-        problems += lists.check("eo_category", f.category, record, "category")
-        problems += lists.check("eo_condition", f.condition, record, "condition")
-        problems += lists.check("disposal_method", f.disposal_method, record, "disposal_method")
-        problems += check_not_future(record, f.found_on, "found_on", today)
-        problems += check_non_negative(record, f.depth_cm, "depth_cm")
-        if f.quantity < 1:
-            problems.append(Problem(record, "quantity", f"must be at least 1 (got {f.quantity})"))
-        if f.location is not None:
-            problems += point_problems(f.location, record, "location")
-        if f.hazard is not None and f.hazard not in hazards:
-            problems.append(Problem(record, "hazard", f"no hazard {f.hazard!r}"))
-        if f.activity is not None and f.activity not in acts:
-            problems.append(Problem(record, "activity", f"no activity {f.activity!r}"))
+        problems += find_problems(f, lists, today, f"find {i}", hazards, acts)
     if problems:
         raise ValidationError(problems)
+    insert_finds(conn, finds, hazards, acts)
+
+
+def find_problems(
+    f: NewFind,
+    lists: CodeLists,
+    today: date,
+    record: str,
+    hazards: Container[str],
+    activities: Container[str],
+) -> list[Problem]:
+    """Every problem with one find; ``hazards`` and ``activities`` are the codes that exist."""
+    problems = lists.check("eo_category", f.category, record, "category")
+    problems += lists.check("eo_condition", f.condition, record, "condition")
+    problems += lists.check("disposal_method", f.disposal_method, record, "disposal_method")
+    problems += check_not_future(record, f.found_on, "found_on", today)
+    problems += check_non_negative(record, f.depth_cm, "depth_cm")
+    if f.quantity < 1:
+        problems.append(Problem(record, "quantity", f"must be at least 1 (got {f.quantity})"))
+    if f.location is not None:
+        problems += point_problems(f.location, record, "location")
+    if f.hazard is not None and f.hazard not in hazards:
+        problems.append(Problem(record, "hazard", f"no hazard {f.hazard!r}"))
+    if f.activity is not None and f.activity not in activities:
+        problems.append(Problem(record, "activity", f"no activity {f.activity!r}"))
+    return problems
+
+
+def insert_finds(
+    conn: Connection, finds: Sequence[NewFind], hazards: dict[str, int], activities: dict[str, int]
+) -> None:
+    """Write finds that have been validated; ``hazards`` and ``activities`` map codes to ids."""
     if finds:
         conn.execute(
             insert(schema.eo_find),
             [
                 {
                     "hazard_id": hazards.get(f.hazard) if f.hazard else None,
-                    "activity_id": acts.get(f.activity) if f.activity else None,
+                    "activity_id": activities.get(f.activity) if f.activity else None,
                     "release_product_id": None,
                     "found_on": f.found_on,
                     "category": f.category,
@@ -228,6 +249,7 @@ def add_finds(conn: Connection, finds: Sequence[NewFind], today: date | None = N
                     "depth_cm": f.depth_cm,
                     "condition": f.condition,
                     "disposal_method": f.disposal_method,
+                    "source_id": f.source_id,
                     "geom": f.location,
                 }
                 for f in finds

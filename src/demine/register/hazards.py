@@ -45,10 +45,20 @@ class NewHazard:
     beneficiaries: dict[tuple[str, str, str], int] = field(default_factory=dict)
     entered_crs: str = WGS84_CRS
     entered_geometry: str | None = None
+    source_id: str | None = None  # the record's id in the file it was imported from
 
 
 def hazard_problems(h: NewHazard, lists: CodeLists, today: date) -> list[Problem]:
     """Every problem with one hazard, named by its code and field."""
+    record = f"hazard {h.code or '(no code)'}"
+    return hazard_attribute_problems(h, lists, today) + polygon_problems(h.geometry, record, "geometry")
+
+
+def hazard_attribute_problems(h: NewHazard, lists: CodeLists, today: date) -> list[Problem]:
+    """Every problem with one hazard's attributes, leaving its polygon aside.
+
+    The importer checks polygons itself (vectorised, with repair), then calls this.
+    """
     record = f"hazard {h.code or '(no code)'}"
     problems = check_required(record, h.code, "code")
     problems += lists.check("hazard_type", h.hazard_type, record, "hazard_type")
@@ -57,7 +67,6 @@ def hazard_problems(h: NewHazard, lists: CodeLists, today: date) -> list[Problem
     problems += lists.check_many("eo_category", h.eo_categories, record, "eo_categories")
     problems += lists.check_many("evidence", h.evidence, record, "evidence")
     problems += lists.check_many("blockage", h.blockages, record, "blockages")
-    problems += polygon_problems(h.geometry, record, "geometry")
     problems += check_not_future(record, h.reported_on, "reported_on", today)
     if h.benchmark is not None:
         problems += check_lon_lat(record, h.benchmark[0], h.benchmark[1], "benchmark")
@@ -103,6 +112,14 @@ def add_hazards(conn: Connection, hazards: Sequence[NewHazard], today: date | No
             )
     if problems:
         raise ValidationError(problems)
+    return insert_hazards(conn, hazards, orgs)
+
+
+def insert_hazards(conn: Connection, hazards: Sequence[NewHazard], orgs: dict[str, int]) -> list[int]:
+    """Write hazards that have been validated, with their remaining area and first history row.
+
+    ``orgs`` maps organisation codes to ids. Returns the new ids, in order.
+    """
     if not hazards:
         return []
     next_id = (conn.execute(select(func.max(schema.hazard.c.id))).scalar() or 0) + 1
@@ -132,6 +149,7 @@ def add_hazards(conn: Connection, hazards: Sequence[NewHazard], today: date | No
                 "remaining_area_m2": area,
                 "entered_crs": h.entered_crs,
                 "entered_geometry": h.entered_geometry,
+                "source_id": h.source_id,
                 "geom": blob,
             }
         )

@@ -6,13 +6,14 @@ export is for roles that need them (issue 6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import shapely
 from sqlalchemy import Connection, insert, select
 
+from demine.domain.codelists import CodeLists
 from demine.domain.errors import Problem, ValidationError
 from demine.domain.rules import check_not_future, check_required
 from demine.geometry.polygons import point_problems
@@ -45,6 +46,7 @@ class NewAccident:
     hazard: str | None = None
     description: str | None = None
     victims: Sequence[NewVictim] = ()
+    source_id: str | None = None  # the record's id in the file it was imported from
 
 
 @dataclass(frozen=True)
@@ -81,33 +83,55 @@ def add_accidents(conn: Connection, accidents: Sequence[NewAccident], today: dat
     hazards = dict(conn.execute(select(schema.hazard.c.code, schema.hazard.c.id)).all())
     taken = set(conn.execute(select(schema.accident.c.code)).scalars())
     problems: list[Problem] = []
+    seen: set[str] = set()
     for acc in accidents:
-        record = f"accident {acc.code or '(no code)'}"
-        problems += check_required(record, acc.code, "code")
+        problems += accident_problems(acc, lists, today, hazards)
         if acc.code in taken:
-            problems.append(Problem(record, "code", "already exists"))
-        problems += lists.check("accident_kind", acc.accident_kind, record, "accident_kind")
-        problems += lists.check("eo_category", acc.eo_category, record, "eo_category")
-        problems += check_not_future(record, acc.occurred_on, "occurred_on", today)
-        if acc.location is not None:
-            problems += point_problems(acc.location, record, "location")
-        if acc.hazard is not None and acc.hazard not in hazards:
-            problems.append(Problem(record, "hazard", f"no hazard {acc.hazard!r}"))
-        for n, v in enumerate(acc.victims, start=1):
-            where = f"victims[{n}]"
-            problems += lists.check("victim_status", v.status, record, f"{where}.status")
-            problems += lists.check("sex", v.sex, record, f"{where}.sex")
-            problems += lists.check("age_band", v.age_band, record, f"{where}.age_band")
-            if v.birth_date is not None and v.birth_date > acc.occurred_on:
-                problems.append(
-                    Problem(
-                        record,
-                        f"{where}.birth_date",
-                        f"{v.birth_date} is after the accident ({acc.occurred_on})",
-                    )
-                )
+            problems.append(Problem(f"accident {acc.code}", "code", "already exists"))
+        elif acc.code in seen:
+            problems.append(Problem(f"accident {acc.code}", "code", "appears twice in this batch"))
+        seen.add(acc.code)
     if problems:
         raise ValidationError(problems)
+    return insert_accidents(conn, accidents, hazards)
+
+
+def accident_problems(
+    acc: NewAccident, lists: CodeLists, today: date, hazards: Container[str]
+) -> list[Problem]:
+    """Every problem with one accident and its victims; ``hazards`` are the codes that exist.
+
+    Whether the code is already taken is the caller's question (it needs the database).
+    """
+    record = f"accident {acc.code or '(no code)'}"
+    problems = check_required(record, acc.code, "code")
+    problems += lists.check("accident_kind", acc.accident_kind, record, "accident_kind")
+    problems += lists.check("eo_category", acc.eo_category, record, "eo_category")
+    problems += check_not_future(record, acc.occurred_on, "occurred_on", today)
+    if acc.location is not None:
+        problems += point_problems(acc.location, record, "location")
+    if acc.hazard is not None and acc.hazard not in hazards:
+        problems.append(Problem(record, "hazard", f"no hazard {acc.hazard!r}"))
+    for n, v in enumerate(acc.victims, start=1):
+        where = f"victims[{n}]"
+        problems += lists.check("victim_status", v.status, record, f"{where}.status")
+        problems += lists.check("sex", v.sex, record, f"{where}.sex")
+        problems += lists.check("age_band", v.age_band, record, f"{where}.age_band")
+        if v.birth_date is not None and v.birth_date > acc.occurred_on:
+            problems.append(
+                Problem(
+                    record,
+                    f"{where}.birth_date",
+                    f"{v.birth_date} is after the accident ({acc.occurred_on})",
+                )
+            )
+    return problems
+
+
+def insert_accidents(
+    conn: Connection, accidents: Sequence[NewAccident], hazards: dict[str, int]
+) -> list[int]:
+    """Write accidents that have been validated, with their victims; returns their ids."""
     ids = []
     for acc in accidents:
         accident_id = conn.execute(
@@ -118,6 +142,7 @@ def add_accidents(conn: Connection, accidents: Sequence[NewAccident], today: dat
                 eo_category=acc.eo_category,
                 hazard_id=hazards.get(acc.hazard) if acc.hazard else None,
                 description=acc.description,
+                source_id=acc.source_id,
                 geom=acc.location,
             )
         ).inserted_primary_key[0]

@@ -53,6 +53,11 @@ def _stamps() -> list[Column]:
     ]
 
 
+def _version() -> Column:
+    # Added by migration 0004 to tables that had no version: every mutable record has one.
+    return Column("version", Integer, nullable=False, server_default="1")
+
+
 code_list = Table(
     "code_list",
     metadata,
@@ -62,6 +67,7 @@ code_list = Table(
     Column("label", Text, nullable=False),
     Column("sort_order", Integer, nullable=False, server_default="0"),
     Column("active", Boolean, nullable=False, server_default="1"),
+    _version(),
     UniqueConstraint("list_name", "code", name="list_code"),
 )
 
@@ -87,6 +93,7 @@ admin_area = Table(
     Column("parent_pcode", Text),
     Column("area_m2", Double, nullable=False),
     Column("geom", Geometry("MULTIPOLYGON")),
+    _version(),
 )
 
 settlement = Table(
@@ -98,6 +105,7 @@ settlement = Table(
     Column("admin_pcode", Text),
     Column("population", Integer),
     Column("geom", Geometry("POINT")),
+    _version(),
 )
 
 road = Table(
@@ -108,6 +116,7 @@ road = Table(
     Column("road_class", Text),
     Column("length_m", Double),
     Column("geom", Geometry("LINESTRING")),
+    _version(),
 )
 
 team = Table(
@@ -146,6 +155,7 @@ training_record = Table(
     Column("started_on", Date),
     Column("completed_on", Date),
     Column("passed", Boolean),
+    _version(),
     CheckConstraint("completed_on IS NULL OR started_on IS NULL OR completed_on >= started_on", name="dates"),
 )
 
@@ -159,6 +169,7 @@ accreditation = Table(
     Column("activity_type", Text, nullable=False),
     Column("issued_on", Date, nullable=False),
     Column("expires_on", Date),
+    _version(),
     CheckConstraint("expires_on IS NULL OR expires_on >= issued_on", name="dates"),
     CheckConstraint("team_id IS NOT NULL OR person_id IS NOT NULL", name="holder"),
 )
@@ -189,6 +200,9 @@ hazard = Table(
     # The id the record had in the file it was imported from: re-imports update, not duplicate.
     Column("source_id", Text, index=True),
     Column("geom", Geometry("MULTIPOLYGON")),  # the polygon as first recorded
+    # Mean ground slope in degrees, as surveyed (NULL: unknown). The planner keeps machines off
+    # steep hazards (migration 0005).
+    Column("slope_deg", Double),
     *_stamps(),
     CheckConstraint("area_m2 > 0", name="area_positive"),
     CheckConstraint("remaining_area_m2 >= 0", name="remaining_non_negative"),
@@ -213,6 +227,7 @@ hazard_beneficiary = Table(
     Column("sex", Text, nullable=False),
     Column("age_band", Text, nullable=False),
     Column("count", Integer, nullable=False),
+    _version(),
     UniqueConstraint("hazard_id", "kind", "sex", "age_band", name="sadd"),
     CheckConstraint('"count" >= 0', name="count_non_negative"),
 )
@@ -286,6 +301,7 @@ progress_report = Table(
     Column("report_date", Date, nullable=False),
     Column("area_m2", Double, nullable=False),
     Column("hours", Double),
+    _version(),
     UniqueConstraint("team_id", "activity_id", "report_date", name="team_day"),
     CheckConstraint("area_m2 >= 0", name="area_non_negative"),
     CheckConstraint("hours IS NULL OR (hours >= 0 AND hours <= 24)", name="hours"),
@@ -308,6 +324,7 @@ eo_find = Table(
     Column("disposal_method", Text),
     Column("source_id", Text, index=True),
     Column("geom", Geometry("POINT")),
+    _version(),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
 )
 
@@ -341,6 +358,7 @@ victim = Table(
     Column("status", Text, nullable=False),
     Column("activity_at_time", Text),
     Column("tampered", Boolean),
+    _version(),
 )
 
 eore_session = Table(
@@ -352,6 +370,7 @@ eore_session = Table(
     Column("method", Text, nullable=False),
     Column("admin_pcode", Text),
     Column("geom", Geometry("POINT")),
+    _version(),
 )
 
 eore_participant = Table(
@@ -362,6 +381,7 @@ eore_participant = Table(
     Column("sex", Text, nullable=False),
     Column("age_band", Text, nullable=False),
     Column("count", Integer, nullable=False),
+    _version(),
     UniqueConstraint("session_id", "sex", "age_band", name="sadd"),
     CheckConstraint('"count" >= 0', name="count_non_negative"),
 )
@@ -377,6 +397,7 @@ qa_visit = Table(
     Column("visit_type", Text, nullable=False),
     Column("result", Text),
     Column("comments", Text),
+    _version(),
 )
 
 qa_nonconformity = Table(
@@ -387,6 +408,7 @@ qa_nonconformity = Table(
     Column("nc_type", Text, nullable=False),
     Column("severity", Text, nullable=False),
     Column("measures", Text),
+    _version(),
 )
 
 # Every change to a record: who, when, what it was before and after (JSON), and why.
@@ -406,6 +428,90 @@ audit_log = Table(
 )
 Index("ix_audit_log_record", audit_log.c.table_name, audit_log.c.record_id)
 
+# People who use the server (migration 0004). ``role`` is one of demine.accounts.roles.ROLES;
+# operator staff belong to an organisation and only see and submit for it.
+app_user = Table(
+    "app_user",
+    metadata,
+    _pk(),
+    Column("username", Text, nullable=False, unique=True),
+    Column("full_name", Text),
+    Column("role", Text, nullable=False),
+    Column("organisation_id", Integer, ForeignKey("organisation.id")),
+    Column("password_hash", Text),  # argon2id; NULL: token-only account
+    Column("active", Boolean, nullable=False, server_default="1"),
+    *_stamps(),
+)
+
+# Browser sessions and API tokens. Only a SHA-256 of the token is stored: a copy of the
+# database does not let anyone log in.
+auth_token = Table(
+    "auth_token",
+    metadata,
+    _pk(),
+    Column("user_id", Integer, ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),  # session | api
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("csrf_token", Text),  # sessions only: the synchronizer token unsafe requests must echo
+    Column("name", Text),
+    Column("created_at", Timestamp, nullable=False, server_default=utcnow()),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+)
+Index("ix_auth_token_user", auth_token.c.user_id)
+
+# The approval workflow's staging area: an operator's record waits here (as JSON) until an IM
+# officer approves it; only then is it written to the register, through the same validated
+# functions as any other write. So the register holds approved records only.
+submission = Table(
+    "submission",
+    metadata,
+    _pk(),
+    Column("kind", Text, nullable=False),  # hazard | activity | release | progress_report | find | accident
+    Column("status", Text, nullable=False, server_default="submitted"),
+    Column("payload", Text, nullable=False),
+    Column("organisation_id", Integer, ForeignKey("organisation.id")),
+    Column("author_id", Integer, ForeignKey("app_user.id"), nullable=False),
+    Column("verifier_id", Integer, ForeignKey("app_user.id")),
+    Column("verified_at", Timestamp),
+    Column("approver_id", Integer, ForeignKey("app_user.id")),
+    Column("decided_at", Timestamp),
+    Column("reason", Text),  # why it was last rejected
+    Column("record_table", Text),  # where approval wrote it
+    Column("record_id", Integer),
+    *_stamps(),
+)
+Index("ix_submission_status", submission.c.status)
+Index("ix_submission_organisation", submission.c.organisation_id)
+
+
+def _context_table(name: str, geometry_type: str) -> Table:
+    # Context layers for impact prioritisation (migration 0005), one table per geometry type so
+    # every layer has a fixed type for GIS. ``layer`` says what a feature is: points school,
+    # health_facility, water_point; lines road, railway, power_line; areas farmland,
+    # protected_area. ``value`` holds one optional number (e.g. pupils, beds, population).
+    table = Table(
+        name,
+        metadata,
+        _pk(),
+        Column("layer", Text, nullable=False),
+        Column("name", Text),
+        Column("category", Text),
+        Column("value", Double),
+        Column("source_id", Text),
+        Column("geom", Geometry(geometry_type)),
+        Column("version", Integer, nullable=False, server_default="1"),
+    )
+    Index(f"ix_{name}_layer", table.c.layer)
+    Index(f"ix_{name}_source_id", table.c.source_id)
+    return table
+
+
+context_point = _context_table("context_point", "POINT")
+context_line = _context_table("context_line", "LINESTRING")
+context_area = _context_table("context_area", "MULTIPOLYGON")
+
+
 # table name -> (geometry column, geometry type, description)
 SPATIAL_TABLES: dict[str, tuple[str, str, str]] = {
     "admin_area": ("geom", "MULTIPOLYGON", "Administrative areas (P-coded)"),
@@ -422,6 +528,9 @@ SPATIAL_TABLES: dict[str, tuple[str, str, str]] = {
     "eo_find": ("geom", "POINT", "Explosive ordnance found"),
     "accident": ("geom", "POINT", "Accidents (no personal data)"),
     "eore_session": ("geom", "POINT", "Explosive ordnance risk education sessions"),
+    "context_point": ("geom", "POINT", "Context points: schools, health facilities, water points"),
+    "context_line": ("geom", "LINESTRING", "Context lines: roads, railways, power lines"),
+    "context_area": ("geom", "MULTIPOLYGON", "Context areas: farmland, protected areas"),
 }
 
 # R*Tree virtual tables: created by the migration through the GeoPackage extension, so they

@@ -14,7 +14,8 @@ from alembic import op
 import demine.storage.types
 from demine.domain.codelists import DEFAULT_CODE_LISTS
 from demine.storage import geopackage
-from demine.storage.schema import SPATIAL_TABLES, metadata
+from demine.storage.schema import SPATIAL_TABLES as LIVE_SPATIAL_TABLES
+from demine.storage.schema import metadata
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
@@ -22,7 +23,25 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ATTRIBUTE_TABLES = [t for t in metadata.tables if t not in SPATIAL_TABLES]
+# The feature layers this revision creates. The live schema grows with later revisions, whose
+# own migrations register their layers: registering them here, before their tables exist,
+# would fail (the R*Tree triggers need the table).
+SPATIAL_TABLES = {
+    t: LIVE_SPATIAL_TABLES[t]
+    for t in (
+        "admin_area",
+        "settlement",
+        "road",
+        "team",
+        "hazard",
+        "hazard_remaining",
+        "release_product",
+        "eo_find",
+        "accident",
+        "eore_session",
+    )
+}
+ATTRIBUTE_TABLES = [t for t in metadata.tables if t not in LIVE_SPATIAL_TABLES]
 
 
 def upgrade() -> None:

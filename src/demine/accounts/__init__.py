@@ -1,0 +1,1 @@
+"""Users, roles, passwords, sessions and API tokens: the library the server and the CLI share."""

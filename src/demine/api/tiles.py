@@ -1,0 +1,228 @@
+"""Mapbox vector tiles for the map: ``/tiles/{layer}/{z}/{x}/{y}.mvt``.
+
+Layers: ``hazards`` (with status and type, for colouring), ``remaining``,
+``release_products``, ``finds``, ``accidents``. A tile is built on demand: the R*Tree gives
+the features whose envelope meets the tile (plus a 64/4096 buffer so strokes do not break at
+tile edges), shapely moves them to tile coordinates (Web Mercator, 4096 units, y down) and
+clips them to the buffered tile in one vectorised pass, and ``mapbox-vector-tile`` encodes
+the protobuf. A polygon smaller than about two pixels at the zoom is sent as its centroid
+point, so small hazards stay visible on a national map. An empty tile is ``204 No Content``.
+
+Tiles need a user like everything else with hazard polygons; responses are
+``Cache-Control: private`` (a shared cache must not hand them to anyone else) and revalidated
+with an ETag computed from the tile's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import mapbox_vector_tile
+import numpy as np
+import shapely
+from fastapi import APIRouter, HTTPException, Path, Request, Response
+from sqlalchemy import ColumnElement, Table, select
+
+from demine.api import geojson
+from demine.api.features import COLLECTIONS
+from demine.api.records import bbox_condition
+from demine.api.security import Ctx, CurrentUser
+
+router = APIRouter(prefix="/tiles", tags=["Vector tiles"])
+
+EXTENT = 4096
+BUFFER = 64
+EARTH_RADIUS = 6378137.0
+HALF_WORLD = math.pi * EARTH_RADIUS
+MAX_ZOOM = 22
+MVT = "application/vnd.mapbox-vector-tile"
+POINT_BELOW_UNITS = 2 * EXTENT / 256  # two pixels of a 256-pixel tile
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A tile layer: the table and the properties each feature carries."""
+
+    name: str
+    table: Table
+    properties: tuple[str, ...]
+    order_by_area: bool = False
+
+    def columns(self) -> list[ColumnElement]:
+        collection = COLLECTIONS[self.name]
+        available = {c.name: c for c in collection.selected()}
+        return [available[p] for p in self.properties] + [available["geom"]]
+
+
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        Layer(
+            "hazards",
+            COLLECTIONS["hazards"].table,
+            (
+                "id",
+                "code",
+                "hazard_type",
+                "status",
+                "priority",
+                "organisation_id",
+                "area_m2",
+                "remaining_area_m2",
+            ),
+            order_by_area=True,
+        ),
+        Layer(
+            "remaining",
+            COLLECTIONS["remaining"].table,
+            ("id", "code", "hazard_type", "status", "area_m2"),
+            order_by_area=True,
+        ),
+        Layer(
+            "release_products",
+            COLLECTIONS["release_products"].table,
+            ("id", "hazard_code", "method", "released_on", "released_area_m2"),
+            order_by_area=True,
+        ),
+        Layer("finds", COLLECTIONS["finds"].table, ("id", "hazard_code", "category", "quantity", "found_on")),
+        Layer("accidents", COLLECTIONS["accidents"].table, ("id", "code", "accident_kind", "occurred_on")),
+    )
+}
+
+
+def tile_bounds_mercator(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of an XYZ tile in Web Mercator metres."""
+    size = 2 * HALF_WORLD / 2**z
+    minx = -HALF_WORLD + x * size
+    maxy = HALF_WORLD - y * size
+    return minx, maxy - size, minx + size, maxy
+
+
+def mercator_to_lonlat(mx: float, my: float) -> tuple[float, float]:
+    lon = math.degrees(mx / EARTH_RADIUS)
+    lat = math.degrees(math.atan(math.sinh(my / EARTH_RADIUS)))
+    return lon, lat
+
+
+def tile_bbox_lonlat(
+    z: int, x: int, y: int, buffer: float = BUFFER / EXTENT
+) -> tuple[float, float, float, float]:
+    """The tile's WGS 84 bounding box, widened by ``buffer`` (a share of the tile)."""
+    minx, miny, maxx, maxy = tile_bounds_mercator(z, x, y)
+    pad = (maxx - minx) * buffer
+    lon0, lat0 = mercator_to_lonlat(max(minx - pad, -HALF_WORLD), max(miny - pad, -HALF_WORLD))
+    lon1, lat1 = mercator_to_lonlat(min(maxx + pad, HALF_WORLD), min(maxy + pad, HALF_WORLD))
+    return lon0, lat0, lon1, lat1
+
+
+def to_tile_coordinates(geoms: np.ndarray, z: int, x: int, y: int) -> np.ndarray:
+    """WGS 84 geometries in tile units (0..4096, y down), vectorised over all coordinates."""
+    minx, _miny, maxx, maxy = tile_bounds_mercator(z, x, y)
+    scale = EXTENT / (maxx - minx)
+
+    def transform(coords: np.ndarray) -> np.ndarray:
+        lon = np.radians(coords[:, 0])
+        lat = np.radians(np.clip(coords[:, 1], -85.0511287798, 85.0511287798))
+        mx = EARTH_RADIUS * lon
+        my = EARTH_RADIUS * np.log(np.tan(np.pi / 4 + lat / 2))
+        return np.column_stack(((mx - minx) * scale, (maxy - my) * scale))
+
+    return shapely.transform(geoms, transform)
+
+
+def render_tile(rows: list[dict[str, Any]], layer: Layer, z: int, x: int, y: int) -> bytes | None:
+    """The encoded tile of ``rows`` (None when nothing lands in it)."""
+    if not rows:
+        return None
+    geoms = np.array(geojson.decode_blobs([r.pop("geom") for r in rows]), dtype=object)
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    geoms, rows = geoms[present], [r for r, keep in zip(rows, present, strict=True) if keep]
+    if not len(rows):
+        return None
+    tiled = to_tile_coordinates(geoms, z, x, y)
+    bounds = shapely.bounds(tiled)
+    small = (bounds[:, 2] - bounds[:, 0] < POINT_BELOW_UNITS) & (
+        bounds[:, 3] - bounds[:, 1] < POINT_BELOW_UNITS
+    )
+    polygonal = np.isin(shapely.get_type_id(tiled), (3, 6))
+    tiled = np.where(small & polygonal, shapely.centroid(tiled), tiled)
+    clipped = shapely.clip_by_rect(tiled, -BUFFER, -BUFFER, EXTENT + BUFFER, EXTENT + BUFFER)
+    keep = ~shapely.is_empty(clipped)
+    features = [
+        {"geometry": g, "properties": {k: _plain(v) for k, v in r.items() if v is not None}, "id": r["id"]}
+        for g, r, k in zip(clipped, rows, keep, strict=True)
+        if k
+    ]
+    if not features:
+        return None
+    return mapbox_vector_tile.encode(
+        [{"name": layer.name, "features": features}],
+        default_options={"extents": EXTENT, "y_coord_down": True},
+    )
+
+
+def _plain(value: Any) -> Any:
+    # MVT values are strings, numbers or booleans.
+    if isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+@router.get(
+    "/{layer}/{z}/{x}/{y}.mvt",
+    responses={200: {"content": {MVT: {}}}, 204: {"description": "Empty tile"}, 404: {}},
+)
+def tile(
+    layer: Annotated[str, Path(max_length=50, description=", ".join(LAYERS))],
+    z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
+    x: Annotated[int, Path(ge=0, le=2**MAX_ZOOM)],
+    y: Annotated[int, Path(ge=0, le=2**MAX_ZOOM)],
+    request: Request,
+    user: CurrentUser,
+    ctx: Ctx,
+) -> Response:
+    """One Mapbox vector tile (XYZ scheme, Web Mercator)."""
+    spec = LAYERS.get(layer)
+    if spec is None:
+        raise HTTPException(404, f"no tile layer {layer!r}; there are {', '.join(LAYERS)}")
+    if x >= 2**z or y >= 2**z:
+        raise HTTPException(404, f"tile {z}/{x}/{y} does not exist")
+    box = tile_bbox_lonlat(z, x, y)
+    query = select(*spec.columns()).where(bbox_condition(spec.table, f"rtree_{spec.table.name}_geom", box))
+    cap = ctx.settings.tile_feature_cap
+    if spec.order_by_area and "area_m2" in spec.table.c:
+        # Past the cap, the largest features are kept: they are the ones visible at this zoom.
+        query = query.order_by(spec.table.c.area_m2.desc())
+    with ctx.reading() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query.limit(cap + 1))]
+    truncated = len(rows) > cap
+    data = render_tile(rows[:cap], spec, z, x, y)
+    headers = {"Cache-Control": "private, max-age=60"}
+    if truncated:
+        headers["X-Demine-Truncated"] = "true"
+    if data is None:
+        return Response(status_code=204, headers=headers)
+    tag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    headers["ETag"] = tag
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=MVT, headers=headers)
+
+
+@router.get("/{layer}.json")
+def tilejson(layer: Annotated[str, Path(max_length=50)], request: Request, user: CurrentUser) -> dict:
+    """TileJSON 3.0 for a layer (for MapLibre and QGIS)."""
+    if layer not in LAYERS:
+        raise HTTPException(404, f"no tile layer {layer!r}; there are {', '.join(LAYERS)}")
+    base = str(request.base_url).rstrip("/")
+    return {
+        "tilejson": "3.0.0",
+        "name": layer,
+        "tiles": [f"{base}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt"],
+        "minzoom": 0,
+        "maxzoom": MAX_ZOOM,
+        "vector_layers": [{"id": layer, "fields": dict.fromkeys(LAYERS[layer].properties, "")}],
+    }

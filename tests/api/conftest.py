@@ -1,0 +1,145 @@
+"""A real ``demine serve`` on a loopback port, over a copy of the demo programme, with users.
+
+Everything in ``tests/api`` talks HTTP to a server process started the way an operator starts
+it (the ``serve`` command); nothing is mocked. Users exist for every role, for two operator
+organisations (HDT and SAFEFIELD), each with an API token.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from demine.accounts.tokens import issue_token
+from demine.accounts.users import add_user
+from demine.storage.database import open_database
+
+PASSWORD = "correct horse battery staple"
+
+# username -> (role, organisation code, has a password)
+USERS: dict[str, tuple[str, str | None, bool]] = {
+    "admin": ("admin", None, True),
+    "im": ("im_officer", "NMAA", True),
+    "mgr_hdt": ("operator_manager", "HDT", False),
+    "op_hdt": ("operator", "HDT", True),
+    "op_hdt2": ("operator", "HDT", False),
+    "mgr_safe": ("operator_manager", "SAFEFIELD", False),
+    "op_safe": ("operator", "SAFEFIELD", False),
+    "qa": ("qa_officer", "NMAA", False),
+    "viewer": ("viewer", None, True),
+}
+
+SERVE = "import typer; from demine.cli import server; app = typer.Typer(); server.register(app); app()"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running server and the means to call it as any test user."""
+
+    url: str
+    db: Path
+    process: subprocess.Popen
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def client(self, user: str | None = None, **kwargs) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def engine(self):
+        return open_database(self.db)
+
+
+def prepare_database(template: Path, path: Path) -> dict[str, str]:
+    """Copy the demo programme, add the test users; returns their API tokens."""
+    shutil.copy(template, path)
+    engine = open_database(path)
+    tokens = {}
+    with engine.begin() as conn:
+        for username, (role, org, has_password) in USERS.items():
+            user = add_user(conn, username, role, org, PASSWORD if has_password else None, actor="tests")
+            tokens[username] = issue_token(conn, user, name="tests").token
+    engine.dispose()
+    return tokens
+
+
+def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-c",
+        SERVE,
+        "serve",
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(
+        [*cmd, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"demine serve exited: {process.stdout.read().decode()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("demine serve did not answer within 60 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip this folder's ``slow`` tests unless asked for (``-m slow`` or ``DEMINE_SLOW=1``)."""
+    if os.environ.get("DEMINE_SLOW") == "1" or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or DEMINE_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords and Path(str(item.fspath)).parent == Path(__file__).parent:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def server(demo, tmp_path_factory):
+    """One server per test session (per xdist worker) on its own copy of the demo programme."""
+    db = tmp_path_factory.mktemp("api") / "server.gpkg"
+    tokens = prepare_database(demo.template, db)
+    process, url = start_server(db)
+    yield Server(url=url, db=db, process=process, tokens=tokens)
+    stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def clients(server):
+    """An HTTP client per test user (plus ``None`` for anonymous)."""
+    made = {name: server.client(name) for name in USERS} | {None: server.client()}
+    yield made
+    for c in made.values():
+        c.close()
