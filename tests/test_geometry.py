@@ -365,3 +365,11 @@ def test_unknown_crs_names_record_and_field(crs):
     (problem,) = err.value.problems
     assert (problem.record, problem.field) == ("release R1", "geometry")
     assert problem.message == f"unknown CRS {crs!r}"
+
+
+def test_projected_coordinates_outside_their_zone_are_refused():
+    # A northing with one digit too many: the inverse projection lands somewhere plausible.
+    wkt = "POLYGON ((500000 95320000, 500100 95320000, 500100 95320100, 500000 95320000))"
+    with pytest.raises(ValidationError, match="outside the area where EPSG:32636 is defined") as err:
+        read_geometry(wkt, "hazard H1", "geometry", "EPSG:32636")
+    assert err.value.problems[0].field == "geometry"

@@ -244,3 +244,34 @@ def test_eore_and_qa(db):
     } <= problems_of(err)
     assert count(db, schema.qa_visit) == 1 and count(db, schema.qa_nonconformity) == 1
     assert count(db, schema.eore_participant) == 1
+
+
+def test_progress_report_already_stored_is_a_clear_error(db):
+    report = NewProgressReport("T1", "A1", date(2026, 3, 4), 150.0, 6)
+    with db.begin() as conn:
+        add_progress_reports(conn, [report], today=TODAY)
+    with pytest.raises(ValidationError, match="exists") as err, db.begin() as conn:
+        add_progress_reports(conn, [report], today=TODAY)
+    assert ("progress report of team T1 on 2026-03-04", "report_date") in problems_of(err)
+    # Reports without an activity are duplicates too, though SQL's UNIQUE lets NULLs repeat.
+    loose = NewProgressReport("T2", None, date(2026, 3, 4), 10.0)
+    with db.begin() as conn:
+        add_progress_reports(conn, [loose], today=TODAY)
+    with pytest.raises(ValidationError), db.begin() as conn:
+        add_progress_reports(conn, [loose], today=TODAY)
+    assert count(db, schema.progress_report) == 2
+
+
+def test_deleted_hazard_id_is_never_reused(db):
+    with db.begin() as conn:
+        (new_id,) = add_hazards(
+            conn, [NewHazard("H2", "SHA", shapely.box(30.02, 48, 30.03, 48.01), date(2025, 1, 1))]
+        )
+        conn.execute(schema.hazard_area_event.delete().where(schema.hazard_area_event.c.hazard_id == new_id))
+        conn.execute(schema.hazard_remaining.delete().where(schema.hazard_remaining.c.id == new_id))
+        conn.execute(schema.hazard.delete().where(schema.hazard.c.id == new_id))
+    with db.begin() as conn:
+        (again,) = add_hazards(
+            conn, [NewHazard("H3", "SHA", shapely.box(30.02, 48, 30.03, 48.01), date(2025, 1, 1))]
+        )
+    assert again == new_id + 1

@@ -61,5 +61,16 @@ def read_geometry(text: str, record: str, field: str, crs: str | None = None) ->
         raise ValidationError([Problem(record, field, f"unknown CRS {source!r}")]) from exc
     if not source_crs.equals(CRS.from_epsg(4326)):
         transformer = Transformer.from_crs(source_crs, 4326, always_xy=True)
+        projected = geom
         geom = shapely.transform(geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+        # Far outside a projection's zone the inverse lands on a plausible but wrong place;
+        # going back and comparing catches it (e.g. a northing typed with an extra digit).
+        back = shapely.transform(
+            geom, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1], direction="INVERSE"))
+        )
+        drift = shapely.hausdorff_distance(projected, back) if not geom.is_empty else 0.0
+        if not np.isfinite(drift) or drift > 1.0:
+            raise ValidationError(
+                [Problem(record, field, f"coordinates are outside the area where {source} is defined")]
+            )
     return EnteredGeometry(geometry=geom, entered_text=stripped, entered_crs=source)

@@ -218,7 +218,7 @@ def summarise(
     years = outcomes.years
     if completion.p90 is not None:
         keep = int(np.searchsorted(years, completion.p90.year, side="right"))
-        keep = max(1, min(keep, len(years)))
+        keep = min(max(1, keep), len(years))
     else:
         keep = len(years)
     rem = outcomes.remaining[:, :keep]

@@ -141,9 +141,25 @@ def add_progress_reports(
         r.code: r for r in conn.execute(select(a.c.code, a.c.id, a.c.team_id, a.c.start_date, a.c.end_date))
     }
     problems: list[Problem] = []
+    # Reports already stored for these teams, keyed as the batch is; NULL activities compare
+    # equal here, which the UNIQUE constraint alone would not do.
+    code_of_team = {v: k for k, v in teams.items()}
+    code_of_activity = {r.id: code for code, r in acts.items()}
+    pr = schema.progress_report
+    batch_teams = [teams[r.team] for r in reports if r.team in teams]
+    stored: set[tuple[str, str | None, date]] = set()
+    for start in range(0, len(batch_teams), 500):
+        for team_id, activity_id, day in conn.execute(
+            select(pr.c.team_id, pr.c.activity_id, pr.c.report_date).where(
+                pr.c.team_id.in_(batch_teams[start : start + 500])
+            )
+        ):
+            stored.add((code_of_team[team_id], code_of_activity.get(activity_id), day))
     seen: set[tuple[str, str | None, date]] = set()
     for r in reports:
         record = f"progress report of team {r.team} on {r.report_date}"
+        if (r.team, r.activity, r.report_date) in stored:
+            problems.append(Problem(record, "report_date", "a report for this team, activity and day exists"))
         if r.team not in teams:
             problems.append(Problem(record, "team", f"no team {r.team!r}"))
         problems += check_non_negative(record, r.area_m2, "area_m2")

@@ -122,7 +122,7 @@ def insert_hazards(conn: Connection, hazards: Sequence[NewHazard], orgs: dict[st
     """
     if not hazards:
         return []
-    next_id = (conn.execute(select(func.max(schema.hazard.c.id))).scalar() or 0) + 1
+    next_id = _next_id(conn)
     ids = list(range(next_id, next_id + len(hazards)))
     rows, remaining_rows, events, beneficiaries = [], [], [], []
     for hazard_id, h in zip(ids, hazards, strict=True):
@@ -259,3 +259,17 @@ def get_hazard(conn: Connection, code: str) -> dict[str, Any]:
         )
     ]
     return data
+
+
+def _next_id(conn: Connection) -> int:
+    """The first id the next inserted hazard may take: never one a deleted hazard had.
+
+    Ids are assigned here (not by the database) so a batch can link its remaining polygons
+    and history rows without a round trip per hazard; SQLite's AUTOINCREMENT counter is
+    honoured so an id is never reused.
+    """
+    highest = conn.execute(select(func.max(schema.hazard.c.id))).scalar() or 0
+    if conn.dialect.name == "sqlite":
+        seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'hazard'").scalar()
+        highest = max(highest, seq or 0)
+    return highest + 1

@@ -29,6 +29,7 @@ class NewVictim:
     sex: str = "unknown"
     age_band: str = "unknown"
     full_name: str | None = None
+    identification: str | None = None
     birth_date: date | None = None
     activity_at_time: str | None = None
     tampered: bool | None = None
@@ -153,6 +154,7 @@ def insert_accidents(
                     {
                         "accident_id": accident_id,
                         "full_name": v.full_name,
+                        "identification": v.identification,
                         "sex": v.sex,
                         "birth_date": v.birth_date,
                         "age_band": v.age_band,

@@ -546,3 +546,10 @@ hazard_rtree = Table(
     Column("miny", Double),
     Column("maxy", Double),
 )
+
+
+# GeoPackage asks for INTEGER PRIMARY KEY AUTOINCREMENT: an id is never reused, so a deleted
+# record's audit history can never be mistaken for a new record's.
+for _table in metadata.tables.values():
+    if _table.name != "hazard_remaining":  # keyed by its hazard's id
+        _table.dialect_options["sqlite"]["autoincrement"] = True

@@ -15,7 +15,6 @@ import demine.storage.types
 from demine.domain.codelists import DEFAULT_CODE_LISTS
 from demine.storage import geopackage
 from demine.storage.schema import SPATIAL_TABLES as LIVE_SPATIAL_TABLES
-from demine.storage.schema import metadata
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
@@ -41,7 +40,22 @@ SPATIAL_TABLES = {
         "eore_session",
     )
 }
-ATTRIBUTE_TABLES = [t for t in metadata.tables if t not in LIVE_SPATIAL_TABLES]
+# Likewise the attribute tables this revision creates (later ones register their own).
+ATTRIBUTE_TABLES = [
+    "code_list",
+    "organisation",
+    "person",
+    "training_record",
+    "accreditation",
+    "hazard_beneficiary",
+    "activity",
+    "hazard_area_event",
+    "progress_report",
+    "victim",
+    "eore_participant",
+    "qa_visit",
+    "qa_nonconformity",
+]
 
 
 def upgrade() -> None:
@@ -62,6 +76,7 @@ def upgrade() -> None:
         sa.Column("geom", demine.storage.types.Geometry("MULTIPOLYGON"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_admin_area")),
         sa.UniqueConstraint("pcode", name=op.f("uq_admin_area_pcode")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "code_list",
@@ -73,6 +88,7 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_code_list")),
         sa.UniqueConstraint("list_name", "code", name="list_code"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "organisation",
@@ -96,6 +112,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisation")),
         sa.UniqueConstraint("code", name=op.f("uq_organisation_code")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "road",
@@ -105,6 +122,7 @@ def upgrade() -> None:
         sa.Column("length_m", sa.Double(), nullable=True),
         sa.Column("geom", demine.storage.types.Geometry("LINESTRING"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_road")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "settlement",
@@ -115,6 +133,7 @@ def upgrade() -> None:
         sa.Column("population", sa.Integer(), nullable=True),
         sa.Column("geom", demine.storage.types.Geometry("POINT"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "eore_session",
@@ -130,6 +149,7 @@ def upgrade() -> None:
             name=op.f("fk_eore_session_organisation_id_organisation"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eore_session")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "hazard",
@@ -175,6 +195,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hazard")),
         sa.UniqueConstraint("code", name=op.f("uq_hazard_code")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("hazard", schema=None) as batch_op:
         batch_op.create_index("ix_hazard_status", ["status"], unique=False)
@@ -210,6 +231,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_team")),
         sa.UniqueConstraint("code", name=op.f("uq_team_code")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "activity",
@@ -251,6 +273,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_activity_team_id_team")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_activity")),
         sa.UniqueConstraint("code", name=op.f("uq_activity_code")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("activity", schema=None) as batch_op:
         batch_op.create_index("ix_activity_hazard", ["hazard_id"], unique=False)
@@ -272,6 +295,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eore_participant")),
         sa.UniqueConstraint("session_id", "sex", "age_band", name="sadd"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "hazard_beneficiary",
@@ -290,6 +314,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hazard_beneficiary")),
         sa.UniqueConstraint("hazard_id", "kind", "sex", "age_band", name="sadd"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "hazard_remaining",
@@ -329,6 +354,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_person_team_id_team")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "accident",
@@ -360,6 +386,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["hazard_id"], ["hazard.id"], name=op.f("fk_accident_hazard_id_hazard")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accident")),
         sa.UniqueConstraint("code", name=op.f("uq_accident_code")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "accreditation",
@@ -391,6 +418,7 @@ def upgrade() -> None:
             ["team_id"], ["team.id"], name=op.f("fk_accreditation_team_id_team"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accreditation")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("accreditation", schema=None) as batch_op:
         batch_op.create_index("ix_accreditation_team", ["team_id"], unique=False)
@@ -413,6 +441,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["team_id"], ["team.id"], name=op.f("fk_progress_report_team_id_team")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_progress_report")),
         sa.UniqueConstraint("team_id", "activity_id", "report_date", name="team_day"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("progress_report", schema=None) as batch_op:
         batch_op.create_index("ix_progress_report_activity", ["activity_id"], unique=False)
@@ -441,6 +470,7 @@ def upgrade() -> None:
             name=op.f("fk_qa_visit_inspecting_organisation_id_organisation"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_visit")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "release_product",
@@ -482,6 +512,7 @@ def upgrade() -> None:
             ["hazard_id"], ["hazard.id"], name=op.f("fk_release_product_hazard_id_hazard")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release_product")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("release_product", schema=None) as batch_op:
         batch_op.create_index("ix_release_product_hazard", ["hazard_id"], unique=False)
@@ -505,6 +536,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_record")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "eo_find",
@@ -531,6 +563,7 @@ def upgrade() -> None:
             name=op.f("fk_eo_find_release_product_id_release_product"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eo_find")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "hazard_area_event",
@@ -554,6 +587,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hazard_area_event")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("hazard_area_event", schema=None) as batch_op:
         batch_op.create_index("ix_hazard_area_event_hazard", ["hazard_id", "occurred_on"], unique=False)
@@ -572,6 +606,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_qa_nonconformity")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "victim",
@@ -592,6 +627,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_victim")),
+        sqlite_autoincrement=True,
     )
     # ### end Alembic commands ###
     for table, (column, geometry_type, description) in SPATIAL_TABLES.items():

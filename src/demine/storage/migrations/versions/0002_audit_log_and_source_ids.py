@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("after", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_log_record", "audit_log", ["table_name", "record_id"])
     geopackage.register_attribute_table(lambda sql: op.get_bind().exec_driver_sql(sql), "audit_log")

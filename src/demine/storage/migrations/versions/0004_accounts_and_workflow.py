@@ -70,6 +70,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
         sa.UniqueConstraint("username", name=op.f("uq_app_user_username")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "auth_token",
@@ -87,6 +88,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_token")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_auth_token_token_hash")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_auth_token_user", "auth_token", ["user_id"])
     op.create_table(
@@ -118,6 +120,7 @@ def upgrade() -> None:
             ["approver_id"], ["app_user.id"], name=op.f("fk_submission_approver_id_app_user")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submission")),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_submission_status", "submission", ["status"])
     op.create_index("ix_submission_organisation", "submission", ["organisation_id"])

@@ -48,6 +48,7 @@ def upgrade() -> None:
             sa.Column("geom", demine.storage.types.Geometry(geometry_type), nullable=True),
             sa.Column("version", sa.Integer(), server_default="1", nullable=False),
             sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
+            sqlite_autoincrement=True,
         )
         op.create_index(f"ix_{table}_layer", table, ["layer"])
         op.create_index(f"ix_{table}_source_id", table, ["source_id"])
