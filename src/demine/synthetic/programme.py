@@ -23,6 +23,7 @@ from demine.register.organisations import (
 from demine.storage import gpkg_blob, schema
 from demine.storage.geopackage import refresh_extents
 from demine.synthetic import parameters as P
+from demine.synthetic.context import add_context
 from demine.synthetic.hazards import draw_hazards
 from demine.synthetic.operations import HazardState, Simulation, TeamState
 from demine.synthetic.region import place_name
@@ -212,6 +213,7 @@ def build_programme(
 
     say("accidents, risk education and QA")
     counts = _incidents_and_outreach(conn, rng, states, region, start, as_of, org_ids, history)
+    counts.update(add_context(conn, seed=seed))
     refresh_extents(conn)
     return {
         "hazards": len(hazard_ids),
