@@ -24,9 +24,9 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each concern adds its own commands; imports stay inside so `demine --help` is quick.
-    from demine.cli import forecast, planner, programme, quality, server, transfer
+    from demine.cli import db, forecast, forms, planner, programme, quality, report, server, transfer
 
-    for module in (programme, transfer, quality, forecast, planner, server):
+    for module in (programme, transfer, quality, forecast, planner, server, db, forms, report):
         module.register(app)
 
 
