@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (Python 3.11+, make, git):
-#   make run   - set up .venv, build the demo programme into demo.gpkg, print its summary and forecast
-#   make test  - set up .venv with dev tools, lint, run the whole test suite
+#   make run   - set up .venv, build the demo programme into demo.gpkg, print its summary and forecast,
+#                then serve the web interface on http://127.0.0.1:8000/ (demo logins printed)
+#   make test  - set up .venv with dev tools, lint, run the whole test suite on SQLite and on PostGIS
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,6 +9,8 @@ STAMP := $(VENV)/.installed
 DB ?= demo.gpkg
 HAZARDS ?= 2000
 SEED ?= 1
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint bench install clean
 
@@ -20,19 +23,38 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db $(DB) --replace
+	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db $(DB) --replace --users
 	$(BIN)/demine summary --db $(DB)
 	$(BIN)/demine forecast --db $(DB) --chart forecast.png
+	@echo
+	@echo "The web interface: http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "Log in as im (IM officer), manager (HDT's operator manager), operator (HDT),"
+	@echo "qa, viewer or admin; the password of every demo login is demine-demo."
+	$(BIN)/demine serve --db $(DB) --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The suite runs twice: on SQLite/GeoPackage files, then on PostgreSQL/PostGIS (a throwaway
+# cluster per test worker; scripts/ensure-postgres installs PostgreSQL 15 + PostGIS 3 from
+# Debian packages when they are missing, as root). Tests about the GeoPackage file itself are
+# marked sqlite_only.
 test: lint
+	scripts/ensure-postgres >/dev/null
 	$(BIN)/python -m pytest -n 2
+	DEMINE_TEST_BACKEND=postgresql $(BIN)/python -m pytest -n 2 -m "not sqlite_only"
 
+# Every benchmark, then one table (benchmarks/results/summary.json, docs/performance.md);
+# BENCH_SIZE=small for a quick look at a tenth of the size.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(if $(BENCH_SIZE),--size $(BENCH_SIZE),)
+
+# The reliability tests (crash safety, fuzzing, load) with their figures written to
+# docs/reliability.md; NIGHTLY=1 for the nightly sizes.
+.PHONY: reliability
+reliability: $(STAMP)
+	$(BIN)/python benchmarks/reliability.py $(if $(NIGHTLY),--nightly,)
 
 clean:
 	rm -rf $(VENV) $(DB) .pytest_cache

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pyogrio.raw
 import pytest
 import shapely
+
+import backend_support
+from demine.storage.database import open_database
 
 DEMINE = [sys.executable, "-m", "demine"]
 
@@ -22,8 +26,8 @@ def run(*args, db=None, check=True, stdin=None):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    db = tmp_path_factory.mktemp("cli") / "demo.gpkg"
+def demo(tmp_path_factory, store):
+    db = backend_support.new(tmp_path_factory.mktemp("cli") / "demo.gpkg")
     proc = run("demo", "--hazards", "120", "--seed", "3", "--as-of", "2026-06-30", "--json", db=db)
     return db, json.loads(proc.stdout)
 
@@ -45,11 +49,12 @@ def test_demo_counts_and_summary_add_up(demo):
     assert "Land release balance" in human and "balanced" in human
 
 
-def test_demo_is_deterministic(tmp_path):
+def test_demo_is_deterministic(tmp_path, store):
     outs = []
     for name in ("a.gpkg", "b.gpkg"):
-        run("demo", "--hazards", "40", "--seed", "11", "--as-of", "2026-01-31", db=tmp_path / name)
-        outs.append(run("summary", "--json", db=tmp_path / name).stdout)
+        db = backend_support.new(tmp_path / name)
+        run("demo", "--hazards", "40", "--seed", "11", "--as-of", "2026-01-31", db=db)
+        outs.append(run("summary", "--json", db=db).stdout)
     a, b = (json.loads(o) for o in outs)
     a.pop("as_of"), b.pop("as_of")
     assert a == b
@@ -57,8 +62,12 @@ def test_demo_is_deterministic(tmp_path):
 
 def test_demo_refuses_to_overwrite(demo, tmp_path):
     db, _ = demo
-    proc = run("demo", "--hazards", "5", db=db, check=False)
-    assert proc.returncode == 2 and "--replace" in proc.stderr and "Traceback" not in proc.stderr
+    for extra in ([], ["--replace"]) if str(db).startswith("postgresql") else ([],):
+        proc = run("demo", "--hazards", "5", *extra, db=db, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        # a file can be replaced (--replace deletes it); a server database is never emptied
+        assert ("already holds records" if str(db).startswith("postgresql") else "--replace") in proc.stderr
+    assert json.loads(run("summary", "--json", db=db).stdout)["hazards"]["count"] == 120
 
 
 def test_hazards_list_show_and_bbox(demo):
@@ -79,6 +88,26 @@ def test_hazards_list_show_and_bbox(demo):
     assert detail["history"][0]["remaining_m2"] == pytest.approx(detail["area_m2"])
 
 
+def _remaining(db, hazard_id):
+    """What remains of a hazard, read the way QGIS would: GDAL on the hazard_remaining layer.
+
+    GDAL here has no PostgreSQL driver: on PostgreSQL the layer is read through PostGIS itself.
+    """
+    if isinstance(db, Path):
+        _meta, _fids, geoms, _fields = pyogrio.raw.read(
+            str(db), layer="hazard_remaining", where=f"id = {hazard_id}"
+        )
+        return shapely.from_wkb(geoms[0])
+    engine = open_database(db)
+    with engine.connect() as conn:
+        wkb = conn.exec_driver_sql(
+            f"SELECT ST_AsBinary(geom) FROM hazard_remaining WHERE id = {int(hazard_id)}"
+        )
+        geom = shapely.from_wkb(bytes(wkb.scalar_one()))
+    engine.dispose()
+    return geom
+
+
 def _open_hazard(db):
     rows = json.loads(run("hazards", "list", "--status", "open", "--json", "--limit", "500", db=db).stdout)
     return max(rows, key=lambda r: r["remaining_area_m2"])
@@ -89,10 +118,7 @@ def test_release_from_geojson_file(demo, tmp_path):
     hazard = _open_hazard(db)
     detail = json.loads(run("hazards", "show", hazard["code"], "--json", db=db).stdout)
     # What remains of the hazard, read the way QGIS would: GDAL on the hazard_remaining layer.
-    _meta, _fids, geoms, _fields = pyogrio.raw.read(
-        str(db), layer="hazard_remaining", where=f"id = {detail['id']}"
-    )
-    rem = shapely.from_wkb(geoms[0])
+    rem = _remaining(db, detail["id"])
     point = rem.representative_point()
     product = rem.intersection(point.buffer(0.0004))
     path = tmp_path / "product.geojson"
@@ -175,8 +201,7 @@ def test_release_from_stdin_in_utm(demo):
     from pyproj import Transformer
 
     detail = json.loads(run("hazards", "show", hazard["code"], "--json", db=db).stdout)
-    _m, _f, geoms, _fl = pyogrio.raw.read(str(db), layer="hazard_remaining", where=f"id = {detail['id']}")
-    rem = shapely.from_wkb(geoms[0])
+    rem = _remaining(db, detail["id"])
     p = rem.representative_point()
     to_utm = Transformer.from_crs(4326, 32636, always_xy=True)
     x, y = to_utm.transform(p.x, p.y)

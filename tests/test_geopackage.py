@@ -31,6 +31,9 @@ TRIGGER_SUFFIXES = {"insert", "update1", "update2", "update3", "update4", "delet
 # moves by at most one float32 step (~4e-6°).
 RTREE_SLACK = 1e-5
 
+# Every test here is about the GeoPackage file itself (GDAL, the SQLite header, the R*Tree).
+pytestmark = pytest.mark.sqlite_only
+
 
 def _sqlite(engine):
     """A plain sqlite3 connection to the engine's file (no demine functions registered)."""

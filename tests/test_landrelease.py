@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+import backend_support
 from demine.domain.errors import ReleaseRejected, ValidationError
 from demine.geometry.area import geodesic_area
 from demine.geometry.reading import EnteredGeometry
@@ -33,6 +33,7 @@ def _entered(geom):
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     path = tmp_path_factory.mktemp("lr") / "template.gpkg"
+    path = backend_support.new(path)
     engine = open_database(path, create=True)
     with engine.begin() as conn:
         add_hazards(conn, [NewHazard("H1", "CHA", HAZARD, REPORTED)])
@@ -43,7 +44,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def db(template, tmp_path):
     path = tmp_path / "db.gpkg"
-    shutil.copy(template, path)
+    path = backend_support.clone(template, path)
     engine = open_database(path)
     yield engine
     engine.dispose()
@@ -216,7 +217,7 @@ def _box(spec):
 @given(st.lists(box_spec, min_size=1, max_size=8))
 def test_random_product_sequences_keep_area_identity(template, tmp_path_factory, specs):
     path = tmp_path_factory.mktemp("prop") / "db.gpkg"
-    shutil.copy(template, path)
+    path = backend_support.clone(template, path)
     engine = open_database(path)
     try:
         for i, spec in enumerate(specs):

@@ -10,6 +10,7 @@ import shapely
 from pyproj import Geod
 from sqlalchemy import func, select, text
 
+from backend_support import index_box
 from demine.domain.errors import NotFoundError, ValidationError
 from demine.geometry.area import geodesic_area
 from demine.geometry.reading import read_geometry
@@ -218,9 +219,7 @@ def test_good_hazard_is_stored_measured_and_indexed(db):
             select(schema.hazard_area_event).where(schema.hazard_area_event.c.hazard_id == hazard_id)
         ).all()
         raw_blob = conn.execute(text("SELECT geom FROM hazard WHERE id = :i"), {"i": hazard_id}).scalar_one()
-        box = conn.execute(
-            text("SELECT minx, maxx, miny, maxy FROM rtree_hazard_geom WHERE id = :i"), {"i": hazard_id}
-        ).one()
+        box = index_box(conn, "hazard", hazard_id)
         detail = get_hazard(conn, "H-1")
         org_id = conn.execute(
             select(schema.organisation.c.id).where(schema.organisation.c.code == "HDT")
@@ -236,10 +235,16 @@ def test_good_hazard_is_stored_measured_and_indexed(db):
     assert row.geom.geom_type == "MultiPolygon"
     assert row.geom.equals_exact(shapely.MultiPolygon([PENTAGON]), tolerance=0)
     assert remaining.geom.equals_exact(row.geom, tolerance=0)
-    assert raw_blob[:2] == b"GP"
-    wkb = raw_blob[40:]
-    assert wkb[0] == 1 and struct.unpack("<I", wkb[1:5])[0] == 6  # little-endian MultiPolygon
-    assert gpkg_blob.decode(raw_blob).equals(row.geom)
+    if db.dialect.name == "sqlite":
+        assert raw_blob[:2] == b"GP"
+        wkb = raw_blob[40:]
+        assert wkb[0] == 1 and struct.unpack("<I", wkb[1:5])[0] == 6  # little-endian MultiPolygon
+        assert gpkg_blob.decode(raw_blob).equals(row.geom)
+    else:  # PostGIS hands the column out as hex EWKB: a MultiPolygon (6) with SRID 4326
+        ewkb = bytes.fromhex(raw_blob)
+        assert ewkb[0] == 1 and struct.unpack("<I", ewkb[1:5])[0] == 0x20000006
+        assert struct.unpack("<I", ewkb[5:9])[0] == 4326
+        assert shapely.from_wkb(ewkb).equals(row.geom)
     minx, miny, maxx, maxy = PENTAGON.bounds
     assert box == pytest.approx((minx, maxx, miny, maxy), abs=1e-5)
     # Everything else as given.
@@ -448,7 +453,7 @@ def test_duplicate_team_code(org_db, table_counts, batch):
 def test_good_team_is_stored_with_its_base(org_db):
     with org_db.connect() as conn:
         row = conn.execute(select(schema.team)).one()
-        box = conn.execute(text("SELECT minx, maxx, miny, maxy FROM rtree_team_geom")).one()
+        box = index_box(conn, "team")
     assert (row.code, row.team_type, row.members, row.active) == ("T1", "manual", 8, True)
     assert row.geom.equals(shapely.Point(36.2, 49.9))
     assert box == pytest.approx((36.2, 36.2, 49.9, 49.9), abs=1e-5)

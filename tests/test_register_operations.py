@@ -8,6 +8,7 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
+import backend_support
 from demine.domain.errors import ValidationError
 from demine.register.activities import (
     NewActivity,
@@ -36,7 +37,7 @@ TODAY = date(2026, 6, 30)
 
 @pytest.fixture
 def db(tmp_path):
-    engine = open_database(tmp_path / "ops.gpkg", create=True)
+    engine = open_database(backend_support.new(tmp_path / "ops.gpkg"), create=True)
     with engine.begin() as conn:
         add_organisations(
             conn,

@@ -8,10 +8,10 @@ organisations (HDT and SAFEFIELD), each with an API token.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import backend_support
 from demine.accounts.tokens import issue_token
 from demine.accounts.users import add_user
 from demine.storage.database import open_database
@@ -52,7 +53,7 @@ class Server:
     """A running server and the means to call it as any test user."""
 
     url: str
-    db: Path
+    db: Path | str
     process: subprocess.Popen
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -64,9 +65,9 @@ class Server:
         return open_database(self.db)
 
 
-def prepare_database(template: Path, path: Path) -> dict[str, str]:
-    """Copy the demo programme, add the test users; returns their API tokens."""
-    shutil.copy(template, path)
+def prepare_database(template: Path | str, path: Path) -> tuple[Path | str, dict[str, str]]:
+    """Copy the demo programme, add the test users; returns the copy's ref and the users' API tokens."""
+    path = backend_support.clone(template, path)
     engine = open_database(path)
     tokens = {}
     with engine.begin() as conn:
@@ -74,10 +75,10 @@ def prepare_database(template: Path, path: Path) -> dict[str, str]:
             user = add_user(conn, username, role, org, PASSWORD if has_password else None, actor="tests")
             tokens[username] = issue_token(conn, user, name="tests").token
     engine.dispose()
-    return tokens
+    return path, tokens
 
 
-def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+def start_server(db: Path | str, *extra: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -91,14 +92,16 @@ def start_server(db: Path, *extra: str) -> tuple[subprocess.Popen, str]:
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(
-        [*cmd, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
-    )
+    # A file, not a pipe: nobody reads the server's output while tests run, and a full pipe
+    # would block the server mid-request.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen([*cmd, *extra], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"demine serve exited: {process.stdout.read().decode()}")
+            log.seek(0)
+            raise RuntimeError(f"demine serve exited: {log.read().decode(errors='replace')}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return process, url
@@ -130,7 +133,7 @@ def pytest_collection_modifyitems(config, items):
 def server(demo, tmp_path_factory):
     """One server per test session (per xdist worker) on its own copy of the demo programme."""
     db = tmp_path_factory.mktemp("api") / "server.gpkg"
-    tokens = prepare_database(demo.template, db)
+    db, tokens = prepare_database(demo.template, db)
     process, url = start_server(db)
     yield Server(url=url, db=db, process=process, tokens=tokens)
     stop_server(process)

@@ -106,7 +106,7 @@ def test_users_commands(demo, tmp_path):
     server_cli.register(app)
     runner = CliRunner()
     db = tmp_path / "cli.gpkg"
-    prepare_database(demo.template, db)
+    db, _tokens = prepare_database(demo.template, db)
     r = runner.invoke(
         app,
         ["users", "add", "newbie", "--role", "viewer", "--password-stdin", "--db", str(db)],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
@@ -15,6 +16,7 @@ def _triggers(engine):
         return set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
 
 
+@pytest.mark.sqlite_only
 def test_upgrade_and_downgrade(tmp_path):
     engine = open_database(tmp_path / "m.gpkg", create=True)
     names = set(inspect(engine).get_table_names())

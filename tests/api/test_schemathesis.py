@@ -25,7 +25,7 @@ EXAMPLES = int(os.environ.get("DEMINE_FUZZ_EXAMPLES", "5"))
 @pytest.fixture(scope="module")
 def fuzz_server(demo, tmp_path_factory):
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.gpkg"
-    tokens = prepare_database(demo.template, db)
+    db, tokens = prepare_database(demo.template, db)
     process, url = start_server(db)
     yield url, tokens
     stop_server(process)

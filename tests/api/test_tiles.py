@@ -46,7 +46,9 @@ def test_a_low_zoom_tile_holds_every_hazard(clients, layers):
     # tiny at this zoom: sent as points, with their properties for styling
     first = decoded["features"][0]
     assert first["geometry"]["type"] == "Point"
-    assert {"status", "hazard_type", "code"} <= set(first["properties"])
+    assert {"id", "status", "hazard_type", "code"} <= set(first["properties"])
+    # the same on both stores: the feature id and an ``id`` property (the web map links by it)
+    assert all(f["properties"]["id"] == f["id"] for f in decoded["features"])
 
 
 @pytest.mark.parametrize("layer", ["hazards", "finds"])

@@ -36,8 +36,9 @@ def test_every_planted_defect_is_found_once_and_nothing_else(planted_template):
     got = [(f.rule, f.layer, f.record) for f in report.findings]
     assert len(got) == len(set(got)), "a defect was reported twice"
     assert set(got) == planted_template.expected
-    # Every rule of the catalogue is exercised by the planted register.
-    assert {f.rule for f in report.findings} == set(RULES)
+    # Every rule of the catalogue is exercised by the planted register (but the two defects
+    # PostGIS cannot store: a line in a MultiPolygon column, malformed WKB).
+    assert {f.rule for f in report.findings} == set(RULES) - planted_template.unstorable
     for f in report.findings:
         assert f.severity == RULES[f.rule].severity
         # The message names the record the way people know it.
@@ -65,9 +66,9 @@ def test_cli_json_lists_every_planted_defect(planted_template):
         "hazard": 21,
         "remaining": 20,
         "release": 10,
-        "admin": 3,
+        "admin": 3 - len(planted_template.unstorable) // 2,
         "find": 6,
-        "accident": 4,
+        "accident": 4 - len(planted_template.unstorable) // 2,
     }
 
 
@@ -90,7 +91,7 @@ def test_measured_values_are_reported(planted_template):
 
 def test_layer_and_severity_filters(planted_template):
     report = findings_of(planted_template.path, layers=["find", "accident"], severity="medium")
-    assert report.checked == {"find": 6, "accident": 4}
+    assert report.checked == {"find": 6, "accident": 4 - len(planted_template.unstorable) // 2}
     assert {f.layer for f in report.findings} == {"find", "accident"}
     assert all(f.severity in ("high", "medium") for f in report.findings)
     expected = {

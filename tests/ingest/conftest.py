@@ -5,10 +5,9 @@ A test that needs a fresh database pays a file copy, not a migration.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
+import backend_support
 from demine.register.organisations import NewOrganisation, add_organisations
 from demine.storage.database import open_database
 
@@ -17,6 +16,7 @@ from demine.storage.database import open_database
 def register_template(tmp_path_factory):
     """A migrated register with two organisations, never opened for writing after this."""
     path = tmp_path_factory.mktemp("template") / "register.gpkg"
+    path = backend_support.new(path)
     engine = open_database(path, create=True)
     with engine.begin() as conn:
         add_organisations(
@@ -34,7 +34,7 @@ def register_template(tmp_path_factory):
 def register(register_template, tmp_path):
     """A fresh, writable register (copy of the template)."""
     path = tmp_path / "register.gpkg"
-    shutil.copy(register_template, path)
+    path = backend_support.clone(register_template, path)
     engine = open_database(path)
     yield engine
     engine.dispose()

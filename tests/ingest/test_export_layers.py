@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import shutil
 from datetime import date
 
 import openpyxl
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from ingest_support import TODAY, run_import
 from sqlalchemy import delete, func, select, text
 
+import backend_support
 from demine.domain.errors import DemineError
 from demine.export import FORMATS, LAYERS, PersonalDataRefused, export_layer
 from demine.export.names import short_name
@@ -268,7 +268,7 @@ def test_hazards_round_trip(demo_db, register_with_demo_organisations, tmp_path,
 @pytest.mark.parametrize("fmt", ["gpkg", "geojson", "csv", "xlsx", "shp"])
 def test_finds_and_accidents_round_trip(demo, tmp_path, fmt):
     path = tmp_path / "copy.gpkg"
-    shutil.copy(demo.template, path)
+    path = backend_support.clone(demo.template, path)
     engine = open_database(path)
     try:
         with engine.connect() as conn:

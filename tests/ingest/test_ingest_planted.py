@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import numpy as np
@@ -11,6 +10,7 @@ import shapely
 from ingest_support import UTM36, hazard_fields, read_rejects, run_import, to_wgs84, utm_square, write_layer
 from sqlalchemy import func, select
 
+import backend_support
 from demine.storage import schema
 from demine.storage.database import open_database
 
@@ -126,7 +126,7 @@ def planted(tmp_path_factory):
 def imported(planted, register_template, tmp_path_factory):
     """The planted file imported once into a fresh register."""
     path = tmp_path_factory.mktemp("imported") / "register.gpkg"
-    shutil.copy(register_template, path)
+    path = backend_support.clone(register_template, path)
     engine = open_database(path)
     result = run_import(engine, planted[0], source_id="sid", aoi=AOI)
     yield result, engine

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import struct
 
 import numpy as np
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from ingest_support import TODAY, hazard_fields, lonlat_square, write_layer
 from sqlalchemy import select
 
+import backend_support
 from demine.domain.errors import DemineError
 from demine.ingest import ImportOptions, import_into, plan_import
 from demine.storage import schema
@@ -37,7 +37,7 @@ SETTINGS = settings(
 @pytest.fixture(scope="module")
 def engine(register_template, tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "register.gpkg"
-    shutil.copy(register_template, path)
+    path = backend_support.clone(register_template, path)
     engine = open_database(path)
     yield engine
     engine.dispose()

@@ -14,13 +14,14 @@ import shapely
 from ingest_support import DEMINE, UTM36, hazard_fields, read_rejects, run_cli, utm_square, write_layer
 from sqlalchemy import func, select
 
+import backend_support
 from demine.storage import schema
 from demine.storage.database import open_database
 
 
 @pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    db = tmp_path_factory.mktemp("cli") / "demo.gpkg"
+def demo_file(tmp_path_factory, store):
+    db = backend_support.new(tmp_path_factory.mktemp("cli") / "demo.gpkg")
     run_cli("demo", "--hazards", "100", "--seed", "3", "--as-of", "2026-06-30", "--json", db=db)
     return db
 
@@ -131,6 +132,7 @@ def test_user_errors_exit_2_without_a_traceback(demo_file, tmp_path, args, fragm
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only  # about SQLite's write-ahead log file
 def test_a_killed_import_writes_nothing(demo_file, tmp_path):
     """SIGKILL mid-import: the write-ahead log is discarded, the register is as it was.
 

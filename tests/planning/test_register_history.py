@@ -23,6 +23,7 @@ from demine.planning.register_history import (
     working_days_from_reports,
 )
 from demine.storage import schema
+from demine.storage.types import year_of
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_history_from_the_register(demo_db, demo, start):
         with demo_db.connect() as conn:
             registered = conn.execute(
                 select(func.sum(e.c.change_m2)).where(
-                    e.c.event == "registered", func.strftime("%Y", e.c.occurred_on) == str(y)
+                    e.c.event == "registered", year_of(e.c.occurred_on) == str(y)
                 )
             ).scalar()
             stock = remaining_on(conn, date(y - 1, 12, 31))

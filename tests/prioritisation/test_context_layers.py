@@ -6,6 +6,7 @@ import sqlite3
 from contextlib import closing
 
 import pyogrio
+import pytest
 from alembic import command
 from sqlalchemy import func, select
 
@@ -16,6 +17,7 @@ from demine.synthetic.context import add_context
 LAYERS = {"context_point": "Point", "context_line": "LineString", "context_area": "MultiPolygon"}
 
 
+@pytest.mark.sqlite_only  # GDAL reads the layers from the GeoPackage file
 def test_context_layers_are_geopackage_layers_gdal_reads(demo_copy):
     with demo_copy.begin() as conn:
         counts = add_context(conn, seed=7)
@@ -40,12 +42,12 @@ def test_context_layers_are_geopackage_layers_gdal_reads(demo_copy):
 
 
 def test_add_context_is_deterministic(demo, tmp_path):
+    import backend_support
     from demine.storage.database import open_database
 
     rows = []
     for name in ("a.gpkg", "b.gpkg"):
-        path = tmp_path / name
-        path.write_bytes(demo.template.read_bytes())
+        path = backend_support.clone(demo.template, tmp_path / name)
         engine = open_database(path)
         with engine.begin() as conn:
             add_context(conn, seed=3)
@@ -57,6 +59,7 @@ def test_add_context_is_deterministic(demo, tmp_path):
     assert rows[0] == rows[1]
 
 
+@pytest.mark.sqlite_only  # GeoPackage registration and SQLite's catalogue
 def test_migration_0005_downgrades_and_upgrades(empty_db):
     config = alembic_config(empty_db)
     command.downgrade(config, "0004")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 
 import pytest
 from openpyxl import load_workbook
 
+import backend_support
 from demine.storage.database import open_database
 from demine.synthetic.context import add_context
 
@@ -41,8 +40,8 @@ def run(*args, db=None, check=True):
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("planner") / "demo.gpkg"
+def db(tmp_path_factory, store):
+    path = backend_support.new(tmp_path_factory.mktemp("planner") / "demo.gpkg")
     subprocess.run(
         [
             sys.executable,
@@ -72,8 +71,10 @@ def db(tmp_path_factory):
 
 def test_prioritise_json_explains_every_factor(db):
     data = json.loads(run("prioritise", "--json", "--limit", "5", "--as-of", "2026-06-30", db=db).stdout)
-    with closing(sqlite3.connect(db)) as raw:
-        open_hazards = raw.execute("SELECT count(*) FROM hazard WHERE status = 'open'").fetchone()[0]
+    engine = open_database(db)
+    with engine.connect() as conn:
+        open_hazards = conn.exec_driver_sql("SELECT count(*) FROM hazard WHERE status = 'open'").scalar()
+    engine.dispose()
     assert data["hazards"] == open_hazards and len(data["ranking"]) == 5
     assert [r["rank"] for r in data["ranking"]] == [1, 2, 3, 4, 5]
     scores = [r["score"] for r in data["ranking"]]
@@ -108,11 +109,11 @@ def test_plan_json_files_and_human_summary(db, tmp_path):
 
 
 def test_hazards_no_accredited_team_can_survey_are_reported(db, tmp_path):
-    copy = tmp_path / "no-ts.gpkg"
-    copy.write_bytes(db.read_bytes())
-    with closing(sqlite3.connect(copy)) as raw:
-        raw.execute("DELETE FROM accreditation WHERE activity_type = 'ts'")
-        raw.commit()
+    copy = backend_support.clone(db, tmp_path / "no-ts.gpkg")
+    engine = open_database(copy)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM accreditation WHERE activity_type = 'ts'")
+    engine.dispose()
     data = json.loads(
         run("plan", "--json", "--months", "3", "--greedy", "--start", "2026-07", db=copy).stdout
     )

@@ -1,9 +1,10 @@
 """What every request shares: the database engines, the settings and the login rate limiter.
 
-Writes go through demine's own engine (``BEGIN IMMEDIATE``: writers queue for the lock and
-read-check-write sequences such as version checks are atomic). Reads go through a second
-engine whose transactions begin ``DEFERRED`` and whose connections are ``query_only``: in WAL
-mode readers then never wait for a writer, nor for each other.
+Writes go through demine's own engine (``BEGIN IMMEDIATE`` on SQLite, the write advisory lock on
+PostgreSQL: writers queue for the lock and read-check-write sequences such as version checks
+are atomic). Reads go through a second engine whose transactions begin ``DEFERRED`` and whose
+connections are ``query_only``: in WAL mode readers then never wait for a writer, nor for each
+other (on PostgreSQL, MVCC snapshots give the same).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from demine.accounts.ratelimit import LoginRateLimiter
+from demine.storage import postgres
 from demine.storage.database import open_database, resolve_url
 from demine.storage.geopackage import register_sql_functions
 
@@ -45,6 +47,11 @@ def _on_read_connect(dbapi_conn: Any, _record: Any) -> None:
 def open_read_engine(db: str) -> Engine:
     """A read-only engine on the same database (SQLite: deferred transactions, query_only)."""
     url = resolve_url(db)
+    if make_url(url).get_backend_name() == "postgresql":
+        # Readers take no write lock: each request reads a consistent snapshot, never waits.
+        engine = create_engine(url, pool_size=16, max_overflow=16, pool_pre_ping=True)
+        postgres.configure_engine(engine, writer=False)
+        return engine
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url)
     engine = create_engine(url, pool_size=16, max_overflow=16)

@@ -206,8 +206,14 @@ def conformance() -> Response:
 
 
 def _extent(conn: Connection, c: Collection) -> list[float] | None:
-    rt = f"rtree_{c.table.name}_geom"
-    box = conn.exec_driver_sql(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{rt}"').first()
+    if conn.dialect.name == "postgresql":
+        box = conn.exec_driver_sql(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            f'FROM (SELECT ST_Extent(geom) AS e FROM "{c.table.name}") AS x'
+        ).first()
+    else:
+        rt = f"rtree_{c.table.name}_geom"
+        box = conn.exec_driver_sql(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{rt}"').first()
     return [float(v) for v in box] if box and box[0] is not None else None
 
 

@@ -13,14 +13,19 @@ from datetime import date, datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import Date, DateTime, LargeBinary, Text, type_coerce
+from sqlalchemy import Date, DateTime
 from sqlalchemy.sql.elements import ColumnElement
+
+from demine.storage.types import raw_geometry as stored_geometry
+from demine.storage.types import stored_text
 
 # GeoPackage blob header: 8 bytes, then an envelope whose size the flags byte gives.
 _ENVELOPE_BYTES = (0, 32, 48, 48, 64, 0, 0, 0)
 
 
 def _wkb(blob: bytes) -> bytes:
+    if blob[:2] != b"GP":  # plain WKB: PostGIS's ST_AsBinary
+        return bytes(blob)
     return bytes(blob[8 + _ENVELOPE_BYTES[(blob[3] >> 1) & 0b111] :])
 
 
@@ -50,8 +55,8 @@ def dumps(value: Any) -> str:
 
 
 def raw_geometry(column: ColumnElement) -> ColumnElement:
-    """Select a geometry column as its GeoPackage blob (decoded later in bulk)."""
-    return type_coerce(column, LargeBinary).label("geom")
+    """Select a geometry column as its GeoPackage blob, or WKB on PostGIS (decoded later in bulk)."""
+    return stored_geometry(column).label("geom")
 
 
 def as_stored(column: ColumnElement) -> ColumnElement:
@@ -62,7 +67,7 @@ def as_stored(column: ColumnElement) -> ColumnElement:
     would be most of the work of a large page.
     """
     if isinstance(column.type, Date | DateTime):
-        return type_coerce(column, Text).label(column.name)
+        return stored_text(column).label(column.name)
     return column
 
 

@@ -16,7 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import Boolean, Connection, Date, Double, Integer, column, func, select, table
-from sqlalchemy.sql import Select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement, Select
 
 from demine.accounts.roles import ALL, ORG, scope, submission_scope
 from demine.accounts.users import User
@@ -94,12 +95,41 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     return minx, miny, maxx, maxy
 
 
-def bbox_condition(res_table: Any, rtree_name: str, box: tuple[float, float, float, float]) -> Any:
-    """Rows whose envelope meets ``box``, found through the GeoPackage R*Tree."""
-    minx, miny, maxx, maxy = box
-    rt = table(rtree_name, column("id"), column("minx"), column("maxx"), column("miny"), column("maxy"))
+class BboxCondition(ColumnElement):
+    """Rows whose envelope meets a box, through the store's spatial index.
+
+    SQLite: the GeoPackage R*Tree (an ``id IN (SELECT id FROM rtree_...)`` subquery). PostgreSQL:
+    ``geom && ST_MakeEnvelope(...)``, which the GiST index answers. Compiled per dialect, so the
+    same query object runs on both stores.
+    """
+
+    type = Boolean()
+    inherit_cache = False
+
+    def __init__(self, res_table: Any, rtree_name: str, box: tuple[float, float, float, float]) -> None:
+        self.res_table = res_table
+        self.rtree_name = rtree_name
+        self.box = tuple(float(v) for v in box)
+
+
+@compiles(BboxCondition)
+def _bbox_rtree(element: BboxCondition, compiler: Any, **kw: Any) -> str:
+    minx, miny, maxx, maxy = element.box
+    names = ("id", "minx", "maxx", "miny", "maxy")
+    rt = table(element.rtree_name, *(column(n) for n in names))
     ids = select(rt.c.id).where(rt.c.maxx >= minx, rt.c.minx <= maxx, rt.c.maxy >= miny, rt.c.miny <= maxy)
-    return res_table.c.id.in_(ids)
+    return compiler.process(element.res_table.c.id.in_(ids), **kw)
+
+
+@compiles(BboxCondition, "postgresql")
+def _bbox_gist(element: BboxCondition, compiler: Any, **kw: Any) -> str:
+    envelope = func.ST_MakeEnvelope(*element.box, 4326)
+    return compiler.process(element.res_table.c.geom.op("&&")(envelope), **kw)
+
+
+def bbox_condition(res_table: Any, rtree_name: str, box: tuple[float, float, float, float]) -> Any:
+    """Rows whose envelope meets ``box``, found through the spatial index (R*Tree or GiST)."""
+    return BboxCondition(res_table, rtree_name, box)
 
 
 class Filters(BaseModel):

@@ -24,7 +24,7 @@ import mapbox_vector_tile
 import numpy as np
 import shapely
 from fastapi import APIRouter, HTTPException, Path, Request, Response
-from sqlalchemy import ColumnElement, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, literal_column, select
 
 from demine.api import geojson
 from demine.api.features import COLLECTIONS
@@ -164,6 +164,50 @@ def render_tile(rows: list[dict[str, Any]], layer: Layer, z: int, x: int, y: int
     )
 
 
+def postgis_tile(
+    conn: Connection, layer: Layer, z: int, x: int, y: int, cap: int
+) -> tuple[bytes | None, bool]:
+    """The tile built inside PostGIS (``ST_AsMVTGeom`` + ``ST_AsMVT``), and whether the cap cut it.
+
+    The same rules as :func:`render_tile`: features whose envelope meets the buffered tile
+    (GiST ``&&``), the largest first past the cap, polygons under two pixels as centroids.
+    """
+    t = layer.table
+    props = [c for c in layer.columns() if c.name != "geom"]
+    by_area = layer.order_by_area and "area_m2" in t.c
+    # Past the cap, the largest features are kept: they are the ones visible at this zoom.
+    order = t.c.area_m2 if by_area else t.c.id
+    src = (
+        select(*props, func.ST_Transform(t.c.geom, 3857).label("merc"), order.label("rank"))
+        .where(bbox_condition(t, "", tile_bbox_lonlat(z, x, y)), t.c.geom.is_not(None))
+        .order_by(order.desc() if by_area else order)
+        .limit(cap + 1)
+        .subquery("src")
+    )
+    kept = select(src).order_by(src.c.rank.desc() if by_area else src.c.rank).limit(cap).subquery("kept")
+    minx, _miny, maxx, _maxy = tile_bounds_mercator(z, x, y)
+    tiny = POINT_BELOW_UNITS * (maxx - minx) / EXTENT  # two pixels, in metres at this zoom
+    m = kept.c.merc
+    small = and_(
+        func.ST_XMax(m) - func.ST_XMin(m) < tiny,
+        func.ST_YMax(m) - func.ST_YMin(m) < tiny,
+        func.ST_Dimension(m) == 2,
+    )
+    shape = case((small, func.ST_Centroid(m)), else_=m)
+    tiled = func.ST_AsMVTGeom(shape, func.ST_TileEnvelope(z, x, y), EXTENT, BUFFER, True).label("geom")
+    # ST_AsMVT drops the feature-id column from the properties; a copy under another name keeps
+    # ``id`` a property too, as render_tile (SQLite) writes it and the web map reads it.
+    features = select(*(kept.c[c.name] for c in props), kept.c.id.label("mvt_fid"), tiled).subquery(
+        "features"
+    )
+    matched = select(func.count()).select_from(src).scalar_subquery()
+    query = select(
+        func.ST_AsMVT(literal_column("features"), layer.name, EXTENT, "geom", "mvt_fid"), matched
+    ).where(features.c.geom.is_not(None))
+    data, rows = conn.execute(query).one()
+    return (bytes(data) if data else None), rows > cap
+
+
 def _plain(value: Any) -> Any:
     # MVT values are strings, numbers or booleans.
     if isinstance(value, str | int | float | bool):
@@ -191,15 +235,20 @@ def tile(
     if x >= 2**z or y >= 2**z:
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist")
     box = tile_bbox_lonlat(z, x, y)
-    query = select(*spec.columns()).where(bbox_condition(spec.table, f"rtree_{spec.table.name}_geom", box))
     cap = ctx.settings.tile_feature_cap
-    if spec.order_by_area and "area_m2" in spec.table.c:
-        # Past the cap, the largest features are kept: they are the ones visible at this zoom.
-        query = query.order_by(spec.table.c.area_m2.desc())
     with ctx.reading() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query.limit(cap + 1))]
-    truncated = len(rows) > cap
-    data = render_tile(rows[:cap], spec, z, x, y)
+        if conn.dialect.name == "postgresql":
+            data, truncated = postgis_tile(conn, spec, z, x, y, cap)
+        else:
+            query = select(*spec.columns()).where(
+                bbox_condition(spec.table, f"rtree_{spec.table.name}_geom", box)
+            )
+            if spec.order_by_area and "area_m2" in spec.table.c:
+                # Past the cap, the largest features are kept: they are the ones visible at this zoom.
+                query = query.order_by(spec.table.c.area_m2.desc())
+            rows = [dict(r._mapping) for r in conn.execute(query.limit(cap + 1))]
+            truncated = len(rows) > cap
+            data = render_tile(rows[:cap], spec, z, x, y)
     headers = {"Cache-Control": "private, max-age=60"}
     if truncated:
         headers["X-Demine-Truncated"] = "true"

@@ -8,6 +8,7 @@ the check: its reason is kept in :attr:`Layer.malformed` and the record is repor
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -107,14 +108,20 @@ class Layer:
         return {int(record_id): i for i, record_id in enumerate(self.ids)}
 
 
-def decode_blobs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, dict[int, str]]:
-    """Shapely geometries from GeoPackage blobs (None stays None) and the reasons for unreadable ones."""
+def decode_blobs(blobs: Sequence[bytes | None], plain_wkb: bool = False) -> tuple[np.ndarray, dict[int, str]]:
+    """Shapely geometries from GeoPackage blobs (None stays None) and the reasons for unreadable ones.
+
+    ``plain_wkb``: the values are WKB without a GeoPackage header (PostGIS's ``ST_AsBinary``).
+    """
     wkb = np.full(len(blobs), None, dtype=object)
     malformed: dict[int, str] = {}
     for i, blob in enumerate(blobs):
         if blob is None:
             continue
         blob = bytes(blob)
+        if plain_wkb:
+            wkb[i] = blob
+            continue
         if len(blob) < 8 or blob[:2] != b"GP":
             malformed[i] = "not a GeoPackage geometry blob (no 'GP' header)"
             continue
@@ -138,20 +145,25 @@ def decode_blobs(blobs: Sequence[bytes | None]) -> tuple[np.ndarray, dict[int, s
     return geoms, malformed
 
 
-def make_layer(name: str, rows: Sequence[Sequence[Any]]) -> Layer:
+def make_layer(name: str, rows: Sequence[Sequence[Any]], plain_wkb: bool = False) -> Layer:
     """A layer from rows shaped like its query: (id, label, blob, *attributes)."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * (3 + len(ATTRIBUTES[name]))
     ids = np.asarray(columns[0], dtype=np.int64)
     labels = np.asarray(columns[1], dtype=object)
-    geoms, malformed = decode_blobs(columns[2])
+    geoms, malformed = decode_blobs(columns[2], plain_wkb)
     attrs = {attr: np.asarray(columns[3 + k], dtype=object) for k, attr in enumerate(ATTRIBUTES[name])}
     return Layer(name=name, ids=ids, labels=labels, geoms=geoms, attrs=attrs, malformed=malformed)
 
 
 def load_layer(conn: Connection, name: str) -> Layer:
     """Read one layer of the register."""
-    rows = conn.execute(text(QUERIES[name])).all()
-    return make_layer(name, rows)
+    query = QUERIES[name]
+    postgis = conn.dialect.name == "postgresql"
+    if postgis:  # the geometry (the first "geom" of the select list) as WKB; "id" is ambiguous there
+        query = re.sub(r"\b((?:\w+\.)?geom)\b", r"ST_AsBinary(\1)", query, count=1)
+        query = re.sub(r"ORDER BY \S+$", "ORDER BY 1", query)
+    rows = conn.execute(text(query)).all()
+    return make_layer(name, rows, plain_wkb=postgis)
 
 
 def load_layers(conn: Connection, names: Sequence[str] = tuple(QUERIES)) -> dict[str, Layer]:

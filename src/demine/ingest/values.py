@@ -83,6 +83,11 @@ def as_text(value: Any) -> str | None:
     """Text with surrounding blanks removed; None for blank or missing values."""
     if value is None:
         return None
+    if isinstance(value, list | tuple):
+        # GDAL types a whole column list(str) when one GeoJSON feature holds an array there, so
+        # every other row's "A-1" arrives as ["A-1"]: take the elements' text, never the repr.
+        parts = [t for t in (as_text(v) for v in value) if t is not None]
+        return ", ".join(parts) or None
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
@@ -90,7 +95,9 @@ def as_text(value: Any) -> str | None:
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
-    text = str(value).strip()
+    # A NUL byte (a corrupt file) is dropped: no register value needs one and PostgreSQL text
+    # cannot hold one.
+    text = str(value).replace("\x00", "").strip()
     return text or None
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from demine.domain.errors import NotFoundError
 from demine.storage import schema
+from demine.storage.types import year_of
 
 
 def remaining_area_history(conn: Connection, hazard: str | None = None) -> list[dict[str, Any]]:
@@ -37,7 +38,7 @@ def remaining_area_history(conn: Connection, hazard: str | None = None) -> list[
 def released_by_year(conn: Connection) -> dict[int, dict[str, float]]:
     """m² released per calendar year and method: ``{2024: {"cancelled": ..., ...}}``."""
     p = schema.release_product
-    year = func.strftime("%Y", p.c.released_on)
+    year = year_of(p.c.released_on)
     out: dict[int, dict[str, float]] = {}
     for y, method, area in conn.execute(
         select(year, p.c.method, func.sum(p.c.released_area_m2)).group_by(year, p.c.method)

@@ -52,6 +52,7 @@ from demine.planning.parameters import TEAM_TYPES, Parameters, default_parameter
 from demine.planning.prepared import PreparedForecast
 from demine.planning.timeline import DAYS_PER_YEAR
 from demine.storage import schema
+from demine.storage.types import year_of
 
 # The register's activity type a team of each planning type must be accredited for.
 ACTIVITY_OF_TEAM_TYPE: dict[str, str] = {
@@ -366,7 +367,7 @@ def _first_release_day(conn: Connection, start: date) -> date | None:
 
 def _released_by_year(conn: Connection, start: date) -> dict[int, dict[str, float]]:
     p = schema.release_product
-    year = func.strftime("%Y", p.c.released_on)
+    year = year_of(p.c.released_on)
     out: dict[int, dict[str, float]] = defaultdict(dict)
     for y, method, area in conn.execute(
         select(year, p.c.method, func.sum(p.c.released_area_m2))
@@ -379,7 +380,7 @@ def _released_by_year(conn: Connection, start: date) -> dict[int, dict[str, floa
 
 def _registered_by_year(conn: Connection, start: date) -> dict[int, float]:
     e = schema.hazard_area_event
-    year = func.strftime("%Y", e.c.occurred_on)
+    year = year_of(e.c.occurred_on)
     query = (
         select(year, func.sum(e.c.change_m2))
         .where(e.c.event == "registered", e.c.occurred_on < start)

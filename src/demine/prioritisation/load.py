@@ -10,11 +10,12 @@ from datetime import date
 
 import numpy as np
 import shapely
-from sqlalchemy import Connection, LargeBinary, func, select, type_coerce
+from sqlalchemy import Connection, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from demine.prioritisation.scoring import Accidents, ScoringInputs
 from demine.storage import schema
+from demine.storage.types import raw_geometry
 
 # Bytes of the envelope after the 8-byte GeoPackage header, by envelope kind (OGC 12-128r18
 # §2.1.3.1.1): none, xy, xyz, xym, xyzm.
@@ -33,8 +34,8 @@ LAYER_SOURCES: dict[str, list[tuple[str, str | None]]] = {
 
 
 def _blob(column: ColumnElement) -> ColumnElement:
-    """The column's raw GeoPackage blob, without the Geometry type's per-row decoding."""
-    return type_coerce(column, LargeBinary)
+    """The column's raw GeoPackage blob (WKB on PostGIS), without the Geometry type's per-row decoding."""
+    return raw_geometry(column)
 
 
 def decode_blobs(blobs: list[bytes | None]) -> np.ndarray:
@@ -45,8 +46,11 @@ def decode_blobs(blobs: list[bytes | None]) -> np.ndarray:
         if b is None:
             continue
         b = bytes(b)
-        kind = (b[3] >> 1) & 0b111
-        wkb.append(b[8 + ENVELOPE_BYTES[kind] :])
+        if b[:2] != b"GP":  # plain WKB from PostGIS
+            wkb.append(b)
+        else:
+            kind = (b[3] >> 1) & 0b111
+            wkb.append(b[8 + ENVELOPE_BYTES[kind] :])
         where.append(i)
     if wkb:
         out[np.asarray(where)] = shapely.from_wkb(np.asarray(wkb, dtype=object))

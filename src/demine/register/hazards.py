@@ -20,7 +20,7 @@ from demine.domain.rules import check_lon_lat, check_not_future, check_required
 from demine.geometry.area import geodesic_area
 from demine.geometry.polygons import as_multipolygon, polygon_problems
 from demine.geometry.reading import WGS84_CRS
-from demine.storage import gpkg_blob, schema
+from demine.storage import gpkg_blob, postgres, schema
 from demine.storage.codelists import load_code_lists
 
 
@@ -122,8 +122,11 @@ def insert_hazards(conn: Connection, hazards: Sequence[NewHazard], orgs: dict[st
     """
     if not hazards:
         return []
-    next_id = _next_id(conn)
-    ids = list(range(next_id, next_id + len(hazards)))
+    if conn.dialect.name == "postgresql":
+        ids = postgres.reserve_ids(conn, "hazard", len(hazards))
+    else:
+        next_id = _next_id(conn)
+        ids = list(range(next_id, next_id + len(hazards)))
     rows, remaining_rows, events, beneficiaries = [], [], [], []
     for hazard_id, h in zip(ids, hazards, strict=True):
         geom = as_multipolygon(h.geometry)
@@ -200,7 +203,8 @@ def list_hazards(
 ) -> list[dict[str, Any]]:
     """Hazards as dicts, filtered by status, type and bounding box (minx, miny, maxx, maxy).
 
-    The bounding box filter uses the GeoPackage R*Tree, so it stays fast on large registers.
+    The bounding box filter uses the GeoPackage R*Tree (SQLite) or the GiST index (PostGIS), so it
+    stays fast on large registers.
     """
     h = schema.hazard
     query = select(*(h.c[name] for name in LIST_COLUMNS), h.c.organisation_id).order_by(h.c.code)
@@ -211,16 +215,20 @@ def list_hazards(
     if bbox is not None:
         minx, miny, maxx, maxy = bbox
         rtree = schema.hazard_rtree
-        query = query.where(
-            h.c.id.in_(
-                select(rtree.c.id).where(
-                    rtree.c.maxx >= minx,
-                    rtree.c.minx <= maxx,
-                    rtree.c.maxy >= miny,
-                    rtree.c.miny <= maxy,
+        if conn.dialect.name == "postgresql":  # the GiST index serves && on PostGIS
+            envelope = func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326)
+            query = query.where(h.c.geom.op("&&")(envelope))
+        else:
+            query = query.where(
+                h.c.id.in_(
+                    select(rtree.c.id).where(
+                        rtree.c.maxx >= minx,
+                        rtree.c.minx <= maxx,
+                        rtree.c.maxy >= miny,
+                        rtree.c.miny <= maxy,
+                    )
                 )
             )
-        )
     if limit is not None:
         query = query.limit(limit)
     if offset:

@@ -3,7 +3,8 @@
 ``--db PATH`` or the ``DEMINE_DB`` environment variable name the database: a file path
 (SQLite/GeoPackage) or a SQLAlchemy URL. Every SQLite connection gets foreign keys on,
 the write-ahead log with full fsync (an acknowledged write survives a crash) and the
-``ST_*`` functions the GeoPackage R*Tree triggers call.
+``ST_*`` functions the GeoPackage R*Tree triggers call. A ``postgresql+psycopg://`` URL selects
+PostgreSQL/PostGIS (see :mod:`demine.storage.postgres`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from demine.domain.errors import DemineError
+from demine.storage import postgres
 from demine.storage.geopackage import register_sql_functions
 
 DEFAULT_DB = "demine.gpkg"
@@ -29,6 +32,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     """The SQLAlchemy URL for ``db``, ``$DEMINE_DB`` or ``demine.gpkg`` in the working directory."""
     value = str(db) if db is not None else os.environ.get("DEMINE_DB", DEFAULT_DB)
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):  # libpq-style URL: psycopg 3 is the driver demine ships with
+            return "postgresql+psycopg://" + value.removeprefix(prefix)
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
@@ -52,8 +58,11 @@ def _sqlite_begin(conn: Any) -> None:
 def open_engine(db: str | os.PathLike[str] | None = None) -> Engine:
     """An engine for the database (not created or migrated: see :func:`migrate`)."""
     url = resolve_url(db)
-    engine = create_engine(url)
-    if make_url(url).get_backend_name() == "sqlite":
+    backend = make_url(url).get_backend_name()
+    engine = create_engine(url, pool_pre_ping=True) if backend == "postgresql" else create_engine(url)
+    if backend == "postgresql":
+        postgres.configure_engine(engine)
+    if backend == "sqlite":
         event.listen(engine, "connect", _on_sqlite_connect)
 
         @event.listens_for(engine, "connect")
@@ -104,6 +113,14 @@ def open_database(db: str | os.PathLike[str] | None = None, create: bool = False
     if is_file and not create and not Path(url_obj.database).exists():
         raise DemineError(f"no database at {url_obj.database}; run `demine init` or `demine demo` first")
     engine = open_engine(url)
+    if url_obj.get_backend_name() == "postgresql":
+        try:
+            engine.connect().close()
+        except OperationalError as exc:
+            engine.dispose()
+            reason = " ".join(line.strip() for line in str(exc.orig or exc).splitlines() if line.strip())
+            shown = url_obj.render_as_string(hide_password=True)
+            raise DemineError(f"cannot open the PostgreSQL database {shown}: {reason}") from exc
     if create:
         migrate(engine)
     elif current_revision(engine) != head_revision():

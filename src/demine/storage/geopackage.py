@@ -178,8 +178,14 @@ def register_sql_functions(conn: sqlite3.Connection) -> None:
 
 
 def refresh_extents(conn: Any) -> None:
-    """Set each layer's extent in ``gpkg_contents`` from its R*Tree (GDAL reports it)."""
+    """Set each layer's extent in ``gpkg_contents`` from its R*Tree (GDAL reports it).
+
+    Nothing to do on PostgreSQL: PostGIS computes extents when asked.
+    """
     from sqlalchemy import text
+
+    if conn.dialect.name != "sqlite":
+        return
 
     layers = conn.execute(text("SELECT table_name, column_name FROM gpkg_geometry_columns")).all()
     for table, column in layers:

@@ -47,6 +47,14 @@ def _wkb_offset(blob: bytes) -> int:
     return 8 + _ENVELOPE_SIZES[envelope_kind]
 
 
+def wkb_of(blob: bytes) -> bytes:
+    """The WKB of a GeoPackage blob; plain WKB (what PostGIS's ``ST_AsBinary`` gives) as it is."""
+    blob = bytes(blob)
+    if blob[:2] != b"GP":
+        return blob
+    return blob[_wkb_offset(blob) :]
+
+
 def decode(blob: bytes | None) -> shapely.Geometry | None:
     """Geometry from a GeoPackage blob (None stays None)."""
     if blob is None:

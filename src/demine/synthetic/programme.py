@@ -20,7 +20,7 @@ from demine.register.organisations import (
     add_organisations,
     add_teams,
 )
-from demine.storage import gpkg_blob, schema
+from demine.storage import gpkg_blob, postgres, schema
 from demine.storage.geopackage import refresh_extents
 from demine.synthetic import parameters as P
 from demine.synthetic.context import add_context
@@ -210,11 +210,15 @@ def build_programme(
     sim = Simulation(rng, states, team_states, start, as_of + timedelta(days=1), bounds=region.bounds)
     history = sim.run()
     _write_history(conn, history, states)
+    if conn.dialect.name == "postgresql":  # rows above were written with their ids
+        postgres.sync_sequences(conn)
 
     say("accidents, risk education and QA")
     counts = _incidents_and_outreach(conn, rng, states, region, start, as_of, org_ids, history)
     counts.update(add_context(conn, seed=seed))
     refresh_extents(conn)
+    if conn.dialect.name == "postgresql":
+        postgres.sync_sequences(conn)
     return {
         "hazards": len(hazard_ids),
         "teams": len(team_ids),

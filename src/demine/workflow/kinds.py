@@ -12,6 +12,7 @@ to report problems when an operator submits, not only when an IM officer approve
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -359,6 +360,10 @@ def integrity_problem(exc: IntegrityError, record: str) -> Problem:
     message = str(exc.orig) if exc.orig is not None else str(exc)
     if "UNIQUE" in message:
         return Problem(record, message.rsplit(".", 1)[-1], f"conflicts with an existing record ({message})")
+    key = re.search(r"Key \(([^)]*)\)=", message)  # PostgreSQL: 'Key (code)=(H-1) already exists.'
+    if getattr(exc.orig, "sqlstate", None) == "23505" and key:
+        message = message.split("\n")[0]
+        return Problem(record, key.group(1), f"conflicts with an existing record ({message})")
     return Problem(record, "record", f"breaks a rule of the register ({message})")
 
 

@@ -58,13 +58,23 @@ ATTRIBUTE_TABLES = [
 ]
 
 
+def _unique_name(table: str, name: str) -> str:
+    # PostgreSQL names a unique constraint's index schema-wide: two tables cannot share "sadd".
+    return name if op.get_bind().dialect.name == "sqlite" else f"uq_{table}_{name}"
+
+
 def upgrade() -> None:
     """Create the GeoPackage core and the register's tables."""
 
     def execute(sql: str) -> None:
         op.get_bind().exec_driver_sql(sql)
 
-    geopackage.create_core(execute)
+    gpkg = op.get_bind().dialect.name == "sqlite"
+    if gpkg:
+        geopackage.create_core(execute)
+    else:
+        # PostgreSQL: geometry columns are PostGIS types (needs a superuser or a pre-made extension).
+        execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.create_table(
         "admin_area",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -99,14 +109,14 @@ def upgrade() -> None:
         sa.Column("country", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -175,14 +185,14 @@ def upgrade() -> None:
         sa.Column("geom", demine.storage.types.Geometry("MULTIPOLYGON"), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -212,14 +222,14 @@ def upgrade() -> None:
         sa.Column("geom", demine.storage.types.Geometry("POINT"), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -249,14 +259,14 @@ def upgrade() -> None:
         sa.Column("ref_lat", sa.Double(), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -294,7 +304,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_eore_participant")),
-        sa.UniqueConstraint("session_id", "sex", "age_band", name="sadd"),
+        sa.UniqueConstraint("session_id", "sex", "age_band", name=_unique_name("eore_participant", "sadd")),
         sqlite_autoincrement=True,
     )
     op.create_table(
@@ -313,7 +323,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hazard_beneficiary")),
-        sa.UniqueConstraint("hazard_id", "kind", "sex", "age_band", name="sadd"),
+        sa.UniqueConstraint(
+            "hazard_id", "kind", "sex", "age_band", name=_unique_name("hazard_beneficiary", "sadd")
+        ),
         sqlite_autoincrement=True,
     )
     op.create_table(
@@ -336,14 +348,14 @@ def upgrade() -> None:
         sa.Column("role", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -369,14 +381,14 @@ def upgrade() -> None:
         sa.Column("geom", demine.storage.types.Geometry("POINT"), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -489,14 +501,14 @@ def upgrade() -> None:
         sa.Column("geom", demine.storage.types.Geometry("MULTIPOLYGON"), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
@@ -630,11 +642,16 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     # ### end Alembic commands ###
-    for table, (column, geometry_type, description) in SPATIAL_TABLES.items():
-        geopackage.register_feature_table(execute, table, column, geometry_type, description)
-    # Registering the attribute tables also hides alembic_version from GDAL's layer list.
-    for table in ATTRIBUTE_TABLES:
-        geopackage.register_attribute_table(execute, table)
+    if gpkg:
+        for table, (column, geometry_type, description) in SPATIAL_TABLES.items():
+            geopackage.register_feature_table(execute, table, column, geometry_type, description)
+        # Registering the attribute tables also hides alembic_version from GDAL's layer list.
+        for table in ATTRIBUTE_TABLES:
+            geopackage.register_attribute_table(execute, table)
+    else:
+        # PostGIS: a GiST index per geometry column plays the part of the GeoPackage R*Tree.
+        for table, (column, _type, _description) in SPATIAL_TABLES.items():
+            op.create_index(f"ix_{table}_{column}", table, [column], postgresql_using="gist")
     code_list = sa.table(
         "code_list",
         sa.column("list_name"),
@@ -654,12 +671,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Drop everything (the file stops being a GeoPackage with data)."""
-    for table, (column, _type, _description) in SPATIAL_TABLES.items():
-        op.execute(f'DROP TABLE IF EXISTS "rtree_{table}_{column}"')
-    for table in (*SPATIAL_TABLES, *ATTRIBUTE_TABLES):
-        op.execute(f"DELETE FROM gpkg_geometry_columns WHERE table_name = '{table}'")
-        op.execute(f"DELETE FROM gpkg_extensions WHERE table_name = '{table}'")
-        op.execute(f"DELETE FROM gpkg_contents WHERE table_name = '{table}'")
+    if op.get_bind().dialect.name == "sqlite":
+        for table, (column, _type, _description) in SPATIAL_TABLES.items():
+            op.execute(f'DROP TABLE IF EXISTS "rtree_{table}_{column}"')
+        for table in (*SPATIAL_TABLES, *ATTRIBUTE_TABLES):
+            op.execute(f"DELETE FROM gpkg_geometry_columns WHERE table_name = '{table}'")
+            op.execute(f"DELETE FROM gpkg_extensions WHERE table_name = '{table}'")
+            op.execute(f"DELETE FROM gpkg_contents WHERE table_name = '{table}'")
     op.drop_table("victim")
     op.drop_table("qa_nonconformity")
     with op.batch_alter_table("hazard_area_event", schema=None) as batch_op:

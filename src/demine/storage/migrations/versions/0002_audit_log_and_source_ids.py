@@ -1,7 +1,8 @@
 """Audit log of every change, and the source id of imported records.
 
 Columns are added with plain ``ADD COLUMN`` rather than Alembic's batch mode: batch mode
-copies the table, which would drop the GeoPackage R*Tree triggers.
+copies the table, which would drop the GeoPackage R*Tree triggers. GeoPackage registration
+happens on SQLite only.
 
 Revision ID: 0002
 Revises: 0001
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import demine.storage.types
 from demine.storage import geopackage
 
 revision: str = "0002"
@@ -32,8 +34,8 @@ def upgrade() -> None:
         sa.Column("action", sa.Text(), nullable=False),
         sa.Column(
             "changed_at",
-            sa.DateTime(),
-            server_default=sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"),
+            demine.storage.types.Timestamp,
+            server_default=demine.storage.types.utcnow(),
             nullable=False,
         ),
         sa.Column("changed_by", sa.Text(), server_default="system", nullable=False),
@@ -44,7 +46,8 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_audit_log_record", "audit_log", ["table_name", "record_id"])
-    geopackage.register_attribute_table(lambda sql: op.get_bind().exec_driver_sql(sql), "audit_log")
+    if op.get_bind().dialect.name == "sqlite":
+        geopackage.register_attribute_table(lambda sql: op.get_bind().exec_driver_sql(sql), "audit_log")
     for table in SOURCE_ID_TABLES:
         op.add_column(table, sa.Column("source_id", sa.Text(), nullable=True))
         op.create_index(f"ix_{table}_source_id", table, ["source_id"])
@@ -55,6 +58,7 @@ def downgrade() -> None:
     for table in SOURCE_ID_TABLES:
         op.drop_index(f"ix_{table}_source_id", table_name=table)
         op.drop_column(table, "source_id")
-    op.execute("DELETE FROM gpkg_contents WHERE table_name = 'audit_log'")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DELETE FROM gpkg_contents WHERE table_name = 'audit_log'")
     op.drop_index("ix_audit_log_record", table_name="audit_log")
     op.drop_table("audit_log")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import demine.storage.types
 from demine.storage import geopackage
 
 revision: str = "0004"
@@ -20,7 +21,7 @@ down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-NOW = sa.text("(strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))")
+NOW = demine.storage.types.utcnow()
 
 VERSIONED_TABLES = (
     "code_list",
@@ -47,8 +48,8 @@ NEW_TABLES = {
 
 def _stamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(), server_default=NOW, nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=NOW, nullable=False),
+        sa.Column("created_at", demine.storage.types.Timestamp, server_default=NOW, nullable=False),
+        sa.Column("updated_at", demine.storage.types.Timestamp, server_default=NOW, nullable=False),
         sa.Column("version", sa.Integer(), server_default="1", nullable=False),
     ]
 
@@ -80,9 +81,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.Text(), nullable=False),
         sa.Column("csrf_token", sa.Text(), nullable=True),
         sa.Column("name", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), server_default=NOW, nullable=False),
-        sa.Column("expires_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", demine.storage.types.Timestamp, server_default=NOW, nullable=False),
+        sa.Column("expires_at", demine.storage.types.Timestamp, nullable=False),
+        sa.Column("revoked_at", demine.storage.types.Timestamp, nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["app_user.id"], name=op.f("fk_auth_token_user_id_app_user"), ondelete="CASCADE"
         ),
@@ -100,9 +101,9 @@ def upgrade() -> None:
         sa.Column("organisation_id", sa.Integer(), nullable=True),
         sa.Column("author_id", sa.Integer(), nullable=False),
         sa.Column("verifier_id", sa.Integer(), nullable=True),
-        sa.Column("verified_at", sa.DateTime(), nullable=True),
+        sa.Column("verified_at", demine.storage.types.Timestamp, nullable=True),
         sa.Column("approver_id", sa.Integer(), nullable=True),
-        sa.Column("decided_at", sa.DateTime(), nullable=True),
+        sa.Column("decided_at", demine.storage.types.Timestamp, nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("record_table", sa.Text(), nullable=True),
         sa.Column("record_id", sa.Integer(), nullable=True),
@@ -124,10 +125,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_submission_status", "submission", ["status"])
     op.create_index("ix_submission_organisation", "submission", ["organisation_id"])
-    for table, description in NEW_TABLES.items():
-        geopackage.register_attribute_table(
-            lambda sql: op.get_bind().exec_driver_sql(sql), table, description
-        )
+    if op.get_bind().dialect.name == "sqlite":
+        for table, description in NEW_TABLES.items():
+            geopackage.register_attribute_table(
+                lambda sql: op.get_bind().exec_driver_sql(sql), table, description
+            )
     for table in VERSIONED_TABLES:
         op.add_column(table, sa.Column("version", sa.Integer(), server_default="1", nullable=False))
 
@@ -136,8 +138,9 @@ def downgrade() -> None:
     """Drop them again (SQLite ≥ 3.35 drops columns in place)."""
     for table in VERSIONED_TABLES:
         op.drop_column(table, "version")
-    for table in NEW_TABLES:
-        op.execute(f"DELETE FROM gpkg_contents WHERE table_name = '{table}'")
+    if op.get_bind().dialect.name == "sqlite":
+        for table in NEW_TABLES:
+            op.execute(f"DELETE FROM gpkg_contents WHERE table_name = '{table}'")
     op.drop_index("ix_submission_organisation", table_name="submission")
     op.drop_index("ix_submission_status", table_name="submission")
     op.drop_table("submission")

@@ -52,7 +52,10 @@ def upgrade() -> None:
         )
         op.create_index(f"ix_{table}_layer", table, ["layer"])
         op.create_index(f"ix_{table}_source_id", table, ["source_id"])
-        geopackage.register_feature_table(execute, table, "geom", geometry_type, description)
+        if op.get_bind().dialect.name == "sqlite":
+            geopackage.register_feature_table(execute, table, "geom", geometry_type, description)
+        else:  # PostGIS: a GiST index instead of the GeoPackage R*Tree
+            op.create_index(f"ix_{table}_geom", table, ["geom"], postgresql_using="gist")
     op.add_column("hazard", sa.Column("slope_deg", sa.Double(), nullable=True))
 
 
@@ -60,9 +63,10 @@ def downgrade() -> None:
     """Drop them again (SQLite ≥ 3.35 drops the column in place)."""
     op.drop_column("hazard", "slope_deg")
     for table in CONTEXT_TABLES:
-        op.execute(f'DROP TABLE IF EXISTS "rtree_{table}_geom"')
-        for meta in ("gpkg_geometry_columns", "gpkg_extensions", "gpkg_contents"):
-            op.execute(f"DELETE FROM {meta} WHERE table_name = '{table}'")
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(f'DROP TABLE IF EXISTS "rtree_{table}_geom"')
+            for meta in ("gpkg_geometry_columns", "gpkg_extensions", "gpkg_contents"):
+                op.execute(f"DELETE FROM {meta} WHERE table_name = '{table}'")
         op.drop_index(f"ix_{table}_source_id", table_name=table)
         op.drop_index(f"ix_{table}_layer", table_name=table)
         op.drop_table(table)
