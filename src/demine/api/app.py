@@ -27,6 +27,7 @@ The register of a national mine action programme over HTTP.
 * **Approval workflow** under `/api/submissions`: operators submit, managers verify, IM officers
   approve; the register (and every figure) holds approved records only.
 * **OGC API – Features** under `/ogc` and **vector tiles** under `/tiles`.
+* **The web interface** at `/` (log in at `/login`): map, dashboard, data entry, review queue, planner.
 
 Authenticate with `Authorization: Bearer <token>` (`demine users token NAME`, or
 `POST /auth/tokens`) or a session cookie from `POST /auth/login` (then send `X-CSRF-Token`
@@ -58,6 +59,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(records.router)
     app.include_router(features.router)
     app.include_router(tiles.router)
+    # The browser interface (pages, static files, the planner's fragments).
+    from demine.web.routes import install as install_web
+
+    install_web(app)
 
     @app.get("/health", tags=["Service"])
     def health() -> Response:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import Connection, func, select
 
 from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
 from demine.domain.errors import DemineError
@@ -16,10 +17,23 @@ from demine.landrelease.accounting import NewRelease, record_release
 from demine.landrelease.history import remaining_area_history
 from demine.register.hazards import get_hazard, list_hazards
 from demine.reports.summary import programme_summary
+from demine.storage import schema
 from demine.storage.database import open_database, resolve_url
 from demine.synthetic.programme import build_programme
 
 hazards_app = typer.Typer(help="List and show hazardous areas.", no_args_is_help=True)
+
+# One login per role for trying the web interface on the demo programme. The password is
+# printed and documented: never use --users on a real register.
+DEMO_PASSWORD = "demine-demo"
+DEMO_USERS = (
+    ("admin", "admin", None),
+    ("im", "im_officer", "NMAA"),
+    ("manager", "operator_manager", "HDT"),
+    ("operator", "operator", "HDT"),
+    ("qa", "qa_officer", "NMAA"),
+    ("viewer", "viewer", None),
+)
 
 
 def init(db: DbOption = None) -> None:
@@ -36,6 +50,13 @@ def demo(
         str | None, typer.Option(help="Last day of history, YYYY-MM-DD [default: today].")
     ] = None,
     replace: Annotated[bool, typer.Option(help="Delete an existing database file first.")] = False,
+    users: Annotated[
+        bool,
+        typer.Option(
+            "--users",
+            help=f"Also add a web login for each role, all with the password {DEMO_PASSWORD!r} (demo only).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Build the synthetic demo programme (region, hazards, teams, two years of history)."""
@@ -48,6 +69,19 @@ def demo(
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     day = _parse_date(as_of, "--as-of") if as_of else None
     engine = open_database(url, create=True)
+    with engine.connect() as conn:
+        held = [
+            t.name
+            for t in (schema.organisation, schema.hazard, schema.team)
+            if conn.execute(select(func.count()).select_from(t)).scalar_one()
+        ]
+    if held:
+        # Only a file is ever replaced: a server database is not emptied by a demo command.
+        engine.dispose()
+        raise DemineError(
+            f"the database already holds records ({', '.join(held)}): build the demo into a new, "
+            "empty database"
+        )
     with console.status("building the demo programme") as status, engine.begin() as conn:
         counts = build_programme(
             conn,
@@ -56,13 +90,32 @@ def demo(
             as_of=day,
             progress=lambda m: status.update(f"building {m}"),
         )
+        logins = add_demo_users(conn) if users else []
     if json_out:
-        print_json(counts)
+        print_json(counts | ({"users": logins} if users else {}))
         return
     table = Table(title=f"Demo programme (seed {seed})", show_header=False)
     for key, value in counts.items():
         table.add_row(key.replace("_", " "), str(value))
     console.print(table)
+    if logins:
+        t = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
+        for col in ("username", "role", "organisation"):
+            t.add_column(col)
+        for row in logins:
+            t.add_row(row["username"], row["role"], row["organisation"] or "")
+        console.print(t)
+
+
+def add_demo_users(conn: Connection) -> list[dict[str, str | None]]:
+    """Add the demo logins (one per role) to a freshly built demo programme."""
+    from demine.accounts.users import add_user
+
+    out = []
+    for username, role, organisation in DEMO_USERS:
+        add_user(conn, username, role, organisation, DEMO_PASSWORD, full_name=f"Demo {role}", actor="demo")
+        out.append({"username": username, "role": role, "organisation": organisation})
+    return out
 
 
 def summary(db: DbOption = None, json_out: JsonOption = False) -> None:

@@ -27,8 +27,16 @@ def serve(
         bool, typer.Option(help="Mark session cookies Secure (serve behind HTTPS).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    basemap_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEMINE_BASEMAP_URL",
+            help="Base map of the web map: an XYZ raster tile URL ({z}/{x}/{y}), a style JSON URL or a "
+            ".pmtiles file URL [default: none, the map works offline on a plain background].",
+        ),
+    ] = None,
 ) -> None:
-    """Run the web service: REST API, OGC API – Features, vector tiles (FastAPI under uvicorn)."""
+    """Run the web service: the web interface, REST API, OGC API – Features, vector tiles."""
     import uvicorn
 
     from demine.api.context import Settings
@@ -36,6 +44,10 @@ def serve(
 
     url = resolve_url(db)
     open_database(url).dispose()  # fail fast, with the CLI's message, on a missing or old database
+    if basemap_url:
+        os.environ["DEMINE_BASEMAP_URL"] = basemap_url  # read by the map page (worker processes too)
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"demine: web interface on http://{shown}:{port}/ (API documentation at /docs)")
     if workers == 1:
         from demine.api.app import create_app
 

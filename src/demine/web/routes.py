@@ -1,0 +1,441 @@
+"""The pages: login, map, dashboard, data entry, review queue, record history, planner.
+
+Page routes render templates with data read through the library; the page scripts send
+changes to the REST API. :func:`install` mounts the pages, the static files and the small
+JSON helpers the scripts need (``/web/...``) on the FastAPI application.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection, column, func, select, table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select
+
+from demine.accounts.roles import scope, submission_scope
+from demine.accounts.tokens import TokenInfo
+from demine.api import records as api_records
+from demine.api.geojson import dumps
+from demine.api.resources import RESOURCE_OF_TABLE, RESOURCES
+from demine.api.security import Ctx, CurrentUser, context
+from demine.domain.errors import NotFoundError
+from demine.storage import schema
+from demine.web import dashboard, svg
+from demine.web.forms import FORMS, form_context
+from demine.web.session import PageSession, login_response, logout_response, safe_next, session_token
+from demine.workflow import submissions as workflow
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+BASEMAP_ENV = "DEMINE_BASEMAP_URL"
+STATUS_COLOURS = {"open": "#d7301f", "suspended": "#f39c12", "closed": "#2a9d5c", "handed_over": "#7f8c8d"}
+METHOD_COLOURS = {"cancelled": "#9ecae1", "reduced": "#6baed6", "cleared": "#2a9d5c"}
+
+
+def _fmt_m2(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _fmt_km2(value: float | None) -> str:
+    return "" if value is None else f"{value / 1e6:,.2f}"
+
+
+templates.env.filters["m2"] = _fmt_m2
+templates.env.filters["km2"] = _fmt_km2
+
+
+def nav(info: TokenInfo) -> list[tuple[str, str]]:
+    """The menu a user sees (pages their role can use)."""
+    role = info.user.role
+    items = [("/map", "Map"), ("/dashboard", "Dashboard")]
+    if submission_scope(role, "submit") or scope(role, "hazards", "create"):
+        items.append(("/submit", "Enter data"))
+    if submission_scope(role, "read"):
+        items.append(("/review", "Review queue"))
+    items.append(("/planner", "Planner"))
+    return items
+
+
+def render(request: Request, info: TokenInfo | None, name: str, **data: Any) -> HTMLResponse:
+    """A page with the layout's context (user, menu, CSRF token)."""
+    base = {
+        "user": info.user if info else None,
+        "csrf": info.csrf_token if info else "",
+        "nav": nav(info) if info else [],
+        "path": request.url.path,
+    }
+    return templates.TemplateResponse(request, name, base | data)
+
+
+# ---------------------------------------------------------------------------------------------
+# login
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The map for a logged-in user, the login page otherwise."""
+    return RedirectResponse("/map" if session_token(request) else "/login", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
+    """The login form."""
+    return render(request, None, "login.html", next=safe_next(next), error=None, username="")
+
+
+@router.post("/login")
+def login_form(
+    request: Request,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    """Log in from the form (form-encoded; sets the same cookies as ``POST /auth/login``)."""
+    result = login_response(request, username.strip(), password, next)
+    if isinstance(result, str):
+        page = render(request, None, "login.html", next=safe_next(next), error=result, username=username)
+        page.status_code = 401
+        return page
+    return result
+
+
+@router.post("/logout")
+def logout_form(request: Request, info: PageSession, csrf: Annotated[str, Form(max_length=200)]) -> Response:
+    """Log out (the form carries the CSRF token)."""
+    return logout_response(request, info, csrf)
+
+
+# ---------------------------------------------------------------------------------------------
+# map
+
+
+def _basemap() -> dict[str, str] | None:
+    url = os.environ.get(BASEMAP_ENV, "").strip()
+    if not url:
+        return None
+    if url.endswith(".json") or "style" in url.rsplit("/", 1)[-1]:
+        return {"kind": "style", "url": url}
+    if url.endswith(".pmtiles") or url.startswith("pmtiles://"):
+        return {"kind": "pmtiles", "url": url.removeprefix("pmtiles://")}
+    return {"kind": "raster", "url": url}
+
+
+@router.get("/map")
+def map_page(request: Request, info: PageSession) -> Response:
+    """The map of hazards, release products, finds and accidents."""
+    ctx = context(request)
+    o, a, h = schema.organisation, schema.admin_area, schema.hazard
+    with ctx.reading() as conn:
+        organisations = conn.execute(select(o.c.id, o.c.code, o.c.name).order_by(o.c.code)).all()
+        areas = conn.execute(select(a.c.pcode, a.c.name, a.c.level).order_by(a.c.pcode)).all()
+        statuses = [r[0] for r in conn.execute(select(h.c.status).distinct().order_by(h.c.status))]
+    return render(
+        request,
+        info,
+        "map.html",
+        organisations=organisations,
+        areas=areas,
+        statuses=statuses,
+        status_colours=STATUS_COLOURS,
+        method_colours=METHOD_COLOURS,
+        basemap=_basemap(),
+    )
+
+
+def _extent(conn: Connection, query: Select) -> list[float] | None:
+    """The bounding box of the hazards ``query`` selects (GeoPackage R*Tree, or PostGIS ST_Extent)."""
+    ids = query.with_only_columns(schema.hazard.c.id).scalar_subquery()
+    if conn.dialect.name == "postgresql":
+        box = func.ST_Extent(schema.hazard.c.geom)
+        bounds = select(func.ST_XMin(box), func.ST_YMin(box), func.ST_XMax(box), func.ST_YMax(box)).where(
+            schema.hazard.c.id.in_(ids)
+        )
+    else:
+        rt = table("rtree_hazard_geom", *(column(c) for c in ("id", "minx", "maxx", "miny", "maxy")))
+        bounds = select(
+            func.min(rt.c.minx), func.min(rt.c.miny), func.max(rt.c.maxx), func.max(rt.c.maxy)
+        ).where(rt.c.id.in_(ids))
+    try:
+        box_row = conn.execute(bounds).first()
+    except DBAPIError:  # a store without a spatial index table: the map keeps its view
+        return None
+    return [float(v) for v in box_row] if box_row is not None and box_row[0] is not None else None
+
+
+@router.get("/web/map/hazards")
+def map_hazards(
+    user: CurrentUser,
+    ctx: Ctx,
+    status: Annotated[str | None, Query(max_length=50)] = None,
+    type: Annotated[str | None, Query(max_length=50)] = None,
+    organisation: Annotated[str | None, Query(max_length=100)] = None,
+    admin_area: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Ids and codes of the hazards matching the map's filters, and their extent.
+
+    The map filters its tile layers by these ids (the tiles carry no admin area) and the
+    release products and finds by these codes.
+    """
+    h, o = schema.hazard, schema.organisation
+    query = select(h.c.id, h.c.code)
+    if status:
+        query = query.where(h.c.status == status)
+    if type:
+        query = query.where(h.c.hazard_type == type)
+    if organisation:
+        query = query.where(
+            h.c.organisation_id == select(o.c.id).where(o.c.code == organisation).scalar_subquery()
+        )
+    if admin_area:
+        query = query.where(h.c.admin_pcode.startswith(admin_area, autoescape=True))
+    with ctx.reading() as conn:
+        rows = conn.execute(query.order_by(h.c.id)).all()
+        box = _extent(conn, query) if rows else None
+    body = {"count": len(rows), "ids": [r.id for r in rows], "codes": [r.code for r in rows], "bbox": box}
+    return Response(dumps(body), media_type="application/json")
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboard
+
+
+def dashboard_charts(data: dict[str, Any]) -> dict[str, Any]:
+    """The SVG charts of the dashboard data."""
+    over = data["over_time"]
+    months = [r["month"] for r in over]
+    charts: dict[str, Any] = {}
+    charts["release_status"] = svg.line_chart(
+        "Land release status over time (km²)",
+        months,
+        [
+            svg.Series("remaining", [r["remaining_m2"] / 1e6 for r in over], STATUS_COLOURS["open"]),
+            svg.Series("cancelled", [r["cancelled_m2"] / 1e6 for r in over], "#6baed6"),
+            svg.Series("reduced", [r["reduced_m2"] / 1e6 for r in over], "#8a5cc2"),
+            svg.Series("cleared", [r["cleared_m2"] / 1e6 for r in over], METHOD_COLOURS["cleared"]),
+        ],
+        "km²",
+    )
+    by_org = data["by_organisation"]
+    charts["by_organisation"] = svg.bar_chart(
+        "Area released per month by organisation (m²)",
+        [m["month"] for m in by_org["months"]],
+        [
+            svg.Series(org, [m["by_organisation"][org] for m in by_org["months"]])
+            for org in by_org["organisations"]
+        ],
+        "m²",
+    )
+    eo = data["summary"]["eo_found"]
+    charts["eo_found"] = svg.bar_chart(
+        "EO found by category", list(eo), [svg.Series("items", list(eo.values()))], "items"
+    )
+    years = data["accidents"]["by_year"]
+    charts["accidents"] = svg.bar_chart(
+        "Victims per year",
+        [str(r["year"]) for r in years],
+        [
+            svg.Series("killed", [r["killed"] for r in years], "#4a4a4a"),
+            svg.Series("injured", [r["injured"] for r in years], "#c4541b"),
+        ],
+        "people",
+    )
+    return charts
+
+
+@router.get("/dashboard")
+def dashboard_page(request: Request, info: PageSession) -> Response:
+    """Land release status, release by organisation, EO found, accidents, team capacity."""
+    with context(request).reading() as conn:
+        data = dashboard.dashboard_data(conn)
+    return render(request, info, "dashboard.html", data=data, charts=dashboard_charts(data))
+
+
+# ---------------------------------------------------------------------------------------------
+# data entry and review
+
+
+def _can_enter(info: TokenInfo, form_resource: str) -> str | None:
+    """How this user enters records: ``submit`` (workflow), ``direct`` (authority) or None."""
+    if submission_scope(info.user.role, "submit"):
+        return "submit"
+    if scope(info.user.role, form_resource, "create"):
+        return "direct"
+    return None
+
+
+@router.get("/submit")
+def submit_index(request: Request, info: PageSession) -> Response:
+    """The kinds of record this user can enter."""
+    forms = [f for f in FORMS.values() if _can_enter(info, f.resource)]
+    return render(request, info, "submit_index.html", forms=forms)
+
+
+@router.get("/submit/{kind}")
+def submit_page(
+    request: Request,
+    info: PageSession,
+    kind: str,
+    center: Annotated[str | None, Query(max_length=60)] = None,
+    zoom: Annotated[float | None, Query(ge=0, le=22)] = None,
+    revise: Annotated[
+        int | None, Query(ge=1, le=2**53, description="A submission of yours to revise")
+    ] = None,
+) -> Response:
+    """The form for one kind of record (``?revise=ID``: prefilled with a submission to correct)."""
+    form = FORMS.get(kind)
+    if form is None:
+        raise HTTPException(404, f"no form {kind!r}; there are {', '.join(FORMS)}")
+    mode = _can_enter(info, form.resource)
+    if mode is None:
+        raise HTTPException(403, f"a {info.user.role} does not enter {form.title.lower()} records")
+    revision = None
+    with context(request).reading() as conn:
+        fields = form_context(conn, form, info.user)
+        if revise is not None:
+            revision = _revision(conn, info, kind, revise)
+    view = None
+    if center:
+        try:
+            lon, lat = (float(v) for v in center.split(","))
+            view = {"center": [lon, lat], "zoom": zoom or 12}
+        except ValueError:
+            view = None
+    return render(
+        request,
+        info,
+        "submit.html",
+        form=form,
+        fields=fields,
+        mode=mode,
+        view=view,
+        today=date.today(),
+        revision=revision,
+    )
+
+
+def _revision(conn: Connection, info: TokenInfo, kind: str, submission_id: int) -> dict[str, Any]:
+    """A submission its author may still correct (submitted or rejected), for the form."""
+    try:
+        found = workflow.get_submission(conn, info.user, submission_id)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if found["author_id"] != info.user.id:
+        raise HTTPException(403, "only the author revises a submission")
+    if found["kind"] != kind:
+        raise HTTPException(404, f"submission {submission_id} is a {found['kind']}, not a {kind}")
+    if found["status"] not in ("submitted", "rejected"):
+        raise HTTPException(
+            409, f"submission {submission_id} is {found['status']}; it can no longer be revised"
+        )
+    return {k: found[k] for k in ("id", "version", "status", "reason", "payload")}
+
+
+REVIEW_STATUSES = ("submitted", "verified", "rejected", "approved")
+
+
+@router.get("/review")
+def review_page(
+    request: Request,
+    info: PageSession,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """Submissions waiting for this user, and their history."""
+    user = info.user
+    if submission_scope(user.role, "read") is None:
+        raise HTTPException(403, f"a {user.role} does not see submissions")
+    chosen = status if status in REVIEW_STATUSES else None
+    with context(request).reading() as conn:
+        items, total = workflow.list_submissions(conn, user, chosen, None, 200, 0)
+    for item in items:
+        item["actions"] = _actions(info, item)
+        item["revisable"] = item["author_id"] == user.id and item["status"] in ("submitted", "rejected")
+        item["summary"] = _payload_summary(item)
+        res = RESOURCE_OF_TABLE.get(item.get("record_table") or "")
+        item["record_url"] = (
+            f"/records/{res.name}/{item['record_id']}" if res and item.get("record_id") else None
+        )
+    return render(
+        request, info, "review.html", items=items, total=total, status=chosen, statuses=REVIEW_STATUSES
+    )
+
+
+def _actions(info: TokenInfo, item: dict[str, Any]) -> list[str]:
+    user, status = info.user, item["status"]
+    if item["author_id"] == user.id:
+        return []
+    actions = []
+    if status == "submitted" and submission_scope(user.role, "verify"):
+        actions.append("verify")
+    if status == "verified" and submission_scope(user.role, "approve"):
+        actions.append("approve")
+    may_reject = status == "submitted" or (status == "verified" and submission_scope(user.role, "approve"))
+    if may_reject and submission_scope(user.role, "reject"):
+        actions.append("reject")
+    return actions
+
+
+def _payload_summary(item: dict[str, Any]) -> str:
+    payload = item["payload"]
+    keys = ("code", "hazard", "team", "category", "hazard_type", "method", "activity_type", "area_m2")
+    parts = [f"{k}: {payload[k]}" for k in keys if payload.get(k) not in (None, "", [])]
+    for key in ("reported_on", "released_on", "report_date", "found_on", "start_date"):
+        if payload.get(key):
+            parts.append(f"{key.replace('_', ' ')}: {payload[key]}")
+            break
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# a record and its history
+
+
+@router.get("/records/{resource}/{record_id}")
+def record_page(request: Request, info: PageSession, resource: str, record_id: int) -> Response:
+    """One record's fields and every audited change, with restore buttons."""
+    res = RESOURCES.get(resource)
+    if res is None:
+        raise HTTPException(404, f"no resource {resource!r}")
+    ctx = context(request)
+    user = info.user
+    try:
+        with ctx.reading() as conn:
+            row = api_records.read_record(conn, res, user, record_id)
+        history = api_records.history(ctx, res, user, record_id)["items"]
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    row.pop("geom", None)
+    may_update = scope(user.role, resource, "update") is not None
+    for item in history:
+        before, after = item.get("before") or {}, item.get("after") or {}
+        item["changed"] = sorted(
+            k for k in set(before) | set(after) if before.get(k) != after.get(k) and k != "geom"
+        )
+        item["geometry_changed"] = before.get("geom") != after.get("geom")
+    return render(
+        request,
+        info,
+        "record.html",
+        res=res,
+        row=row,
+        history=history,
+        may_update=may_update,
+        record_id=record_id,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, the static files and the planner to ``app``."""
+    from demine.web import planner
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+    app.include_router(planner.router)
