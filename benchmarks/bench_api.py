@@ -279,6 +279,28 @@ def sample_sizes(url: str, token: str, paths: dict[str, list[str]]) -> dict[str,
     }
 
 
+def server_peak_rss_mb(pid: int) -> dict[str, float]:
+    """Peak resident memory (VmHWM) of the server and its worker processes, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    peaks, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        peaks.append(kb / 1024)
+    return {"total": round(sum(peaks), 1), "largest_process": round(max(peaks, default=0.0), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hazards", type=int, default=100_000)
@@ -318,6 +340,7 @@ def main() -> None:
                 results[name] = asyncio.run(
                     _python_load(url, token, paths[scenario], args.duration, connections)
                 )
+        server_rss = server_peak_rss_mb(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -332,6 +355,8 @@ def main() -> None:
         "duration_s_per_scenario": args.duration,
         "views": f"{SCREEN[0]}x{SCREEN[1]} px at zoom {', '.join(map(str, ZOOMS))}; bbox pages of up to 1000",
         "sizes": {k: round(v, 1) for k, v in sizes.items()},
+        "server_peak_rss_mb": server_rss,
+        "load_average_before": [round(x, 2) for x in load],
         "results": {k: {m: round(v, 2) for m, v in r.items()} for k, r in results.items()},
         "machine": {
             "cpus": os.cpu_count(),

@@ -34,7 +34,9 @@ import shapely
 
 from demine.prioritisation import Accidents, ScoringInputs, score_hazards
 
-HAZARDS = 100_000
+# BENCH_SIZE=small: a tenth of the hazards and of the context, for a quick look.
+SCALE = 0.1 if os.environ.get("BENCH_SIZE") == "small" else 1.0
+HAZARDS = int(100_000 * SCALE)
 SEED = 20261125
 AS_OF = date(2026, 11, 24)
 LON0, LAT0 = 32.0, 47.5
@@ -52,6 +54,7 @@ CONTEXT = {
     "farmland": 290_000,
     "protected_area": 10_000,
 }
+CONTEXT = {layer: int(n * SCALE) for layer, n in CONTEXT.items()}
 RESULTS = Path(__file__).parent / "results" / "prioritise.json"
 
 

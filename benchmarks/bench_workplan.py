@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import resource
 import sys
 import time
 from datetime import date, timedelta
@@ -49,7 +50,9 @@ from demine.workplan import (
 )
 from demine.workplan.milp import count_columns
 
-HAZARDS, TEAMS, MONTHS = 2_000, 200, 12
+# BENCH_SIZE=small: 500 hazards and 50 teams, for a quick look.
+SMALL = os.environ.get("BENCH_SIZE") == "small"
+HAZARDS, TEAMS, MONTHS = (500, 50, 12) if SMALL else (2_000, 200, 12)
 SEED = 1
 START = date(2027, 1, 1)
 TIME_LIMIT_S = 55.0  # the solver's share of the minute: building the instance takes the rest
@@ -130,7 +133,7 @@ def main() -> dict:
     total_s = time.perf_counter() - started
     sol, greedy = plan.solution, plan.greedy
     result = {
-        "benchmark": "demine plan: 2,000 hazards × 200 teams × 12 months",
+        "benchmark": f"demine plan: {HAZARDS:,} hazards × {TEAMS} teams × {MONTHS} months",
         "hazards": HAZARDS,
         "teams": TEAMS,
         "months": MONTHS,
@@ -157,6 +160,7 @@ def main() -> dict:
         "violations": len(violations(instance, sol.y)),
         "solver_details": sol.details,
         "load_average_before": [round(x, 2) for x in load_before],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),

@@ -116,7 +116,13 @@ class GdalSource(Source):
         try:
             with self._collect():
                 layers = [str(name) for name, _ in pyogrio.list_layers(self.vsi)]
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        # A field name that is not UTF-8 surfaces from pyogrio as UnicodeDecodeError.
+        except (
+            pyogrio.errors.DataSourceError,
+            pyogrio.errors.DataLayerError,
+            OSError,
+            UnicodeDecodeError,
+        ) as exc:
             raise SourceError(f"cannot read {path.name} as a GIS file: {_gdal_message(exc)}") from exc
         chosen = _choose_layer(path, layers, layer, preferred)
         super().__init__(path, chosen, "")
@@ -124,7 +130,13 @@ class GdalSource(Source):
         try:
             with self._collect():
                 info = pyogrio.read_info(self.vsi, layer=chosen, encoding=encoding)
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        # A field name that is not UTF-8 surfaces from pyogrio as UnicodeDecodeError.
+        except (
+            pyogrio.errors.DataSourceError,
+            pyogrio.errors.DataLayerError,
+            OSError,
+            UnicodeDecodeError,
+        ) as exc:
             raise SourceError(f"cannot read layer {chosen!r} of {path.name}: {_gdal_message(exc)}") from exc
         self.format = str(info.get("driver") or "GDAL")
         self.crs = info.get("crs")
@@ -201,7 +213,12 @@ class GdalSource(Source):
                 with self._collect():
                     opened.__exit__(None, None, None)
                 self.warnings.extend(w for w in self.warnings_text if w not in self.warnings)
-        except (ArrowStreamError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        except (
+            ArrowStreamError,
+            pyogrio.errors.DataSourceError,
+            pyogrio.errors.DataLayerError,
+            UnicodeDecodeError,
+        ) as exc:
             raise SourceError(
                 f"{self.path.name} is damaged: reading stopped after {row - 1} features "
                 f"({_gdal_message(exc)})"
