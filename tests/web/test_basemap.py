@@ -1,4 +1,8 @@
-"""A configured base map (``DEMINE_BASEMAP_URL``): the map draws its raster tiles under the register."""
+"""A configured base map (``DEMINE_BASEMAP_URL``): the map draws it under the register.
+
+A raster XYZ tile server, and a PMTiles archive read by HTTP range requests (the way a field
+office serves one file from any static web server), each with its licence credit on the map.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,9 @@ import struct
 import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from pmtiles.tile import Compression, TileType, zxy_to_tileid
+from pmtiles.writer import Writer
 
 from .conftest import start_server, stop_server
 
@@ -70,3 +77,90 @@ def test_the_map_draws_a_configured_raster_base_map(open_as, server, wait_for_ma
     finally:
         stop_server(process)
         tiles.shutdown()
+
+
+def _corner_pixel(page) -> list[int]:
+    return page.evaluate(
+        """() => {
+            const gl = window.demineMap.map.getCanvas().getContext('webgl2')
+                || window.demineMap.map.getCanvas().getContext('webgl');
+            const out = new Uint8Array(4);
+            gl.readPixels(2, 2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+            return Array.from(out);
+        }"""
+    )
+
+
+def test_the_map_reads_a_pmtiles_archive_by_range_requests(
+    open_as, server, wait_for_map_idle, screenshot, tmp_path
+):
+    archive = tmp_path / "basemap.pmtiles"
+    with archive.open("wb") as f:
+        writer = Writer(f)
+        writer.write_tile(zxy_to_tileid(0, 0, 0), solid_png((205, 180, 140)))
+        writer.finalize(
+            {"tile_type": TileType.PNG, "tile_compression": Compression.NONE, "min_zoom": 0, "max_zoom": 0},
+            {"attribution": "test archive"},
+        )
+    data = archive.read_bytes()
+    ranges: list[str] = []
+
+    class Archive(BaseHTTPRequestHandler):
+        def _cors(self):
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Allow-Headers", "Range")
+            self.send_header("Access-Control-Expose-Headers", "Content-Range, Content-Length, ETag")
+
+        def do_OPTIONS(self):
+            self.send_response(204)
+            self._cors()
+            self.end_headers()
+
+        def do_GET(self):
+            match = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
+            if self.path != "/basemap.pmtiles" or match is None:
+                self.send_response(416 if match is None else 404)
+                self._cors()
+                self.end_headers()
+                return
+            start, end = int(match[1]), min(int(match[2]), len(data) - 1)
+            ranges.append(f"{start}-{end}")
+            body = data[start : end + 1]
+            self.send_response(206)
+            self._cors()
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("ETag", '"basemap-1"')
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    files = ThreadingHTTPServer(("127.0.0.1", 0), Archive)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    archive_url = f"http://127.0.0.1:{files.server_address[1]}/basemap.pmtiles"
+    process, url = start_server(
+        server.db,
+        DEMINE_BASEMAP_URL=archive_url,
+        DEMINE_BASEMAP_ATTRIBUTION="© Test Mapping Agency",
+    )
+    try:
+        page = open_as("viewer", url=url)
+        page.wait_for_function("document.getElementById('map').dataset.rendered > 0", timeout=60_000)
+        wait_for_map_idle(page)
+        assert page.evaluate("window.demineMap.map.getLayer('basemap').type") == "raster"
+        # the header and root directory, then the tile: all read as byte ranges of the one file
+        assert ranges and ranges[0].startswith("0-"), ranges
+        assert page.evaluate("window.demineMap.renderedHazardCount()") > 0
+        # an archive of zoom 0 only is over-zoomed: its colour fills the corner of the view
+        assert _corner_pixel(page)[:3] == [205, 180, 140]
+        credit = page.locator(".maplibregl-ctrl-attrib")
+        assert "Test Mapping Agency" in credit.inner_text(timeout=10_000) or "Test Mapping Agency" in (
+            credit.inner_html()
+        )
+        screenshot(page, "map-pmtiles")
+    finally:
+        stop_server(process)
+        files.shutdown()

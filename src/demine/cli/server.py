@@ -35,6 +35,14 @@ def serve(
             ".pmtiles file URL [default: none, the map works offline on a plain background].",
         ),
     ] = None,
+    basemap_attribution: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEMINE_BASEMAP_ATTRIBUTION",
+            help="Credit line the base map's licence asks for, shown on the map (HTML allowed), e.g. "
+            "'© OpenStreetMap contributors'.",
+        ),
+    ] = None,
 ) -> None:
     """Run the web service: the web interface, REST API, OGC API – Features, vector tiles."""
     import uvicorn
@@ -46,6 +54,8 @@ def serve(
     open_database(url).dispose()  # fail fast, with the CLI's message, on a missing or old database
     if basemap_url:
         os.environ["DEMINE_BASEMAP_URL"] = basemap_url  # read by the map page (worker processes too)
+    if basemap_attribution:
+        os.environ["DEMINE_BASEMAP_ATTRIBUTION"] = basemap_attribution
     shown = f"[{host}]" if ":" in host else host
     console.print(f"demine: web interface on http://{shown}:{port}/ (API documentation at /docs)")
     if workers == 1:

@@ -37,6 +37,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 BASEMAP_ENV = "DEMINE_BASEMAP_URL"
+BASEMAP_ATTRIBUTION_ENV = "DEMINE_BASEMAP_ATTRIBUTION"
 STATUS_COLOURS = {"open": "#d7301f", "suspended": "#f39c12", "closed": "#2a9d5c", "handed_over": "#7f8c8d"}
 METHOD_COLOURS = {"cancelled": "#9ecae1", "reduced": "#6baed6", "cleared": "#2a9d5c"}
 
@@ -122,11 +123,13 @@ def _basemap() -> dict[str, str] | None:
     url = os.environ.get(BASEMAP_ENV, "").strip()
     if not url:
         return None
+    # Most tile licences (OpenStreetMap's among them) require a visible credit on the map.
+    credit = os.environ.get(BASEMAP_ATTRIBUTION_ENV, "").strip()
     if url.endswith(".json") or "style" in url.rsplit("/", 1)[-1]:
-        return {"kind": "style", "url": url}
+        return {"kind": "style", "url": url, "attribution": credit}
     if url.endswith(".pmtiles") or url.startswith("pmtiles://"):
-        return {"kind": "pmtiles", "url": url.removeprefix("pmtiles://")}
-    return {"kind": "raster", "url": url}
+        return {"kind": "pmtiles", "url": url.removeprefix("pmtiles://"), "attribution": credit}
+    return {"kind": "raster", "url": url, "attribution": credit}
 
 
 @router.get("/map")

@@ -41,7 +41,11 @@
   } else if (basemap && basemap.kind === "pmtiles" && window.pmtiles) {
     const protocol = new pmtiles.Protocol();
     maplibregl.addProtocol("pmtiles", protocol.tile);
-    style.sources.basemap = { type: "raster", url: "pmtiles://" + new URL(basemap.url, origin).href, tileSize: 256 };
+    style.sources.basemap = {
+      type: "raster",
+      url: "pmtiles://" + new URL(basemap.url, origin).href,
+      tileSize: 256,
+    };
     style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
   }
 
@@ -54,6 +58,11 @@
     preserveDrawingBuffer: true, // screenshots of the canvas in tests and reports
   });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
+  // The base map's licence credit (DEMINE_BASEMAP_ATTRIBUTION), plus what a style JSON declares.
+  if (basemap) {
+    const credit = basemap.attribution ? { customAttribution: basemap.attribution } : {};
+    map.addControl(new maplibregl.AttributionControl(Object.assign({ compact: true }, credit)), "bottom-right");
+  }
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.keyboard.enable();
 
