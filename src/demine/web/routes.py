@@ -11,6 +11,7 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -93,6 +94,15 @@ def login_page(request: Request, next: Annotated[str | None, Query(max_length=20
     return render(request, None, "login.html", next=safe_next(next), error=None, username="")
 
 
+def _same_origin(request: Request) -> bool:
+    """Whether a form post came from this site (browsers send ``Origin`` with every form POST)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (curl, scripts): nothing to forge
+    # Host, not scheme: behind an HTTPS proxy the app itself sees plain HTTP.
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
 @router.post("/login")
 def login_form(
     request: Request,
@@ -101,6 +111,19 @@ def login_form(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     """Log in from the form (form-encoded; sets the same cookies as ``POST /auth/login``)."""
+    if not _same_origin(request):
+        # Login CSRF: another site's form would log the browser into an account of its choosing,
+        # and what the user then enters would be filed under that account.
+        page = render(
+            request,
+            None,
+            "login.html",
+            next="/",
+            error="This login form was sent from another site. Open the login page and log in here.",
+            username="",
+        )
+        page.status_code = 403
+        return page
     result = login_response(request, username.strip(), password, next)
     if isinstance(result, str):
         page = render(request, None, "login.html", next=safe_next(next), error=result, username=username)
