@@ -64,8 +64,13 @@ def cached_database(hazards: int, seed: int) -> Path:
             migrate(engine)  # an older cached file: bring it to this schema
         with engine.connect() as conn:
             n = conn.execute(select(func.count()).select_from(schema.hazard)).scalar_one()
+            # A file built before migration 0001 gave every table AUTOINCREMENT (edited in place,
+            # so its revision looks current) cannot take new records: rebuild it.
+            current = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            ).scalar_one()
         engine.dispose()
-        if n >= hazards:
+        if n >= hazards and current:
             return path
     print(f"building the demo programme of {hazards:,} hazards into {path} (minutes) ...", flush=True)
     subprocess.run(

@@ -244,6 +244,64 @@ def _store_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _reports_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """``reports.json``: the field-forms build and ingest, and the official reports as PDF."""
+    n = d["hazards"]
+    peaks = d.get("peak_rss_mb_after", {})
+    fb = d["forms_build"]
+    rows = [
+        _row(
+            "reports",
+            f"forms build ({fb['forms']} XLSForms, {'+'.join(fb['languages'])})",
+            fb["seconds"],
+            "s",
+            f"{fb['questions']:,} survey rows, {fb['choices']:,} choices",
+            peak_mb=peaks.get("forms_build"),
+        )
+    ]
+    ingest = d["ingest"]
+    if "hazardous_area" in ingest:
+        ha = ingest["hazardous_area"]
+        others = "; ".join(
+            f"{name} ({x['format']}{''.join(f', {k:,} {r}' for r, k in x['repeat_rows'].items())}): "
+            f"{x['first']['rows_per_s']:,.0f}/s"
+            for name, x in ingest.items()
+            if name != "hazardous_area"
+        )
+        rows.append(
+            _row(
+                "reports",
+                f"form ingest, {ha['submissions']:,} Kobo CSV hazardous-area submissions (checked, staged)",
+                ha["first"]["seconds"],
+                "s",
+                f"{ha['first']['rows_per_s']:,.0f} submissions/s; the same file again: "
+                f"{ha['again']['seconds']:.2f} s, 0 staged ({ha['again']['rows_per_s']:,.0f}/s)"
+                + (f"; {others}" if others else ""),
+                peak_mb=peaks.get("ingest"),
+            )
+        )
+    kinds = d["reports"]["kinds"]
+    names = {"annual": "annual report", "monthly": "monthly report", "article7": "Article 7 report"}
+    for kind in ("annual", "monthly", "article7"):
+        if kind not in kinds:
+            continue
+        r = kinds[kind]
+        f = r["formats"]
+        rows.append(
+            _row(
+                "reports",
+                f"{names[kind]} PDF, {n:,} hazards ({r['period']}, figures, charts, WeasyPrint)",
+                f["pdf"]["total_seconds"],
+                "s",
+                f"html {f['html']['total_seconds']:.2f} s, xlsx {f['xlsx']['total_seconds']:.2f} s "
+                f"(each including {r['build_seconds']:.2f} s of figures and charts); "
+                f"PDF {f['pdf']['bytes'] / 1024:,.0f} KiB",
+                peak_mb=d.get("peak_rss_mb"),
+            )
+        )
+    return rows
+
+
 def _backends_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     """``backends.json`` (the PostgreSQL issue's benchmark): PostGIS next to SQLite, same work."""
     sq, pg = d.get("sqlite"), d.get("postgresql")
@@ -290,6 +348,7 @@ BUILDERS = {
     "api": _api_rows,
     "prioritise": _prioritise_rows,
     "store": _store_rows,
+    "reports": _reports_rows,
     "backends": _backends_rows,
 }
 

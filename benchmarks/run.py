@@ -30,13 +30,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-ORDER = ["forecast", "store", "checks", "import", "prioritise", "workplan", "api", "backends"]
+ORDER = ["forecast", "store", "checks", "import", "prioritise", "workplan", "reports", "api", "backends"]
 OPTIONAL = {"backends"}  # written by another issue: run when present
 SMALL_ARGS = {
     "store": ["--hazards", "2000"],
     "checks": ["--hazards", "10000"],
     "import": ["--features", "10000"],
     "api": ["--hazards", "2000", "--duration", "5"],
+    "backends": ["--hazards", "10000", "--windows", "100"],
 }
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import shapely
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
 from demine.domain.codelists import CodeLists
 from demine.domain.errors import Problem, ValidationError
@@ -81,8 +82,14 @@ def add_accidents(conn: Connection, accidents: Sequence[NewAccident], today: dat
     """Validate and insert accidents and their victims; all or nothing."""
     lists = load_code_lists(conn)
     today = today or date.today()
-    hazards = dict(conn.execute(select(schema.hazard.c.code, schema.hazard.c.id)).all())
-    taken = set(conn.execute(select(schema.accident.c.code)).scalars())
+    # Only the codes this batch names: a field-form ingest checks one accident at a time, and
+    # reading every code of a national register for each one made it crawl (3.5 accidents/s at
+    # 100,000 hazards).
+    h, a = schema.hazard, schema.accident
+    named = sorted({acc.hazard for acc in accidents if acc.hazard})
+    hazards = dict(_rows_with_codes(conn, select(h.c.code, h.c.id), h.c.code, named))
+    codes = sorted({acc.code for acc in accidents if acc.code})
+    taken = {code for code, _ in _rows_with_codes(conn, select(a.c.code, a.c.id), a.c.code, codes)}
     problems: list[Problem] = []
     seen: set[str] = set()
     for acc in accidents:
@@ -95,6 +102,14 @@ def add_accidents(conn: Connection, accidents: Sequence[NewAccident], today: dat
     if problems:
         raise ValidationError(problems)
     return insert_accidents(conn, accidents, hazards)
+
+
+def _rows_with_codes(conn: Connection, query: Select, column: Any, codes: list[str]) -> list[Any]:
+    """The rows of ``query`` whose ``column`` is one of ``codes`` (in chunks: bound-parameter limits)."""
+    rows: list[Any] = []
+    for start in range(0, len(codes), 500):
+        rows += conn.execute(query.where(column.in_(codes[start : start + 500]))).all()
+    return rows
 
 
 def accident_problems(
