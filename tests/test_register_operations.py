@@ -190,6 +190,32 @@ def test_accident_victims_and_personal_dates(db):
     assert count(db, schema.victim) == 2
 
 
+def test_accident_codes_and_hazard_links_are_checked_against_the_register(db):
+    def accident(code, hazard):
+        return NewAccident(
+            code, date(2026, 2, 1), "non_demining", shapely.Point(30.001, 48.001), "apm", hazard
+        )
+
+    with db.begin() as conn:
+        add_accidents(conn, [accident("AC7", "H1"), accident("AC8", None)], today=TODAY)
+        hazard_id = conn.execute(select(schema.hazard.c.id).where(schema.hazard.c.code == "H1")).scalar_one()
+        linked = conn.execute(select(schema.accident.c.hazard_id).where(schema.accident.c.code == "AC7"))
+        assert linked.scalar_one() == hazard_id
+    batch = [
+        accident("AC7", None),
+        accident("AC9", "NO-SUCH"),
+        accident("AC10", None),
+        accident("AC10", None),
+    ]
+    with pytest.raises(ValidationError) as err, db.begin() as conn:
+        add_accidents(conn, batch, today=TODAY)
+    found = problems_of(err)
+    assert ("accident AC7", "code") in found  # already in the register
+    assert any(record == "accident AC9" and f == "hazard" for record, f in found)
+    assert ("accident AC10", "code") in found  # twice in the batch
+    assert count(db, schema.accident) == 2
+
+
 def test_eore_and_qa(db):
     with pytest.raises(ValidationError) as err, db.begin() as conn:
         add_eore_sessions(
