@@ -19,3 +19,14 @@ def test_readme_opens_with_the_two_commands():
     head = readme[: readme.index("## ")]
     assert "make run" in head and "make test" in head
     assert (ROOT / ".ci" / "run").read_text().strip().endswith("make test")
+
+
+def test_readme_lists_every_command():
+    import typer.main
+
+    from demine.cli.app import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = typer.main.get_command(app).commands
+    missing = [name for name in commands if f"`demine {name}" not in readme]
+    assert not missing, f"commands missing from the README's table: {missing}"
