@@ -8,11 +8,7 @@ organisations (HDT and SAFEFIELD), each with an API token.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +19,7 @@ import backend_support
 from demine.accounts.tokens import issue_token
 from demine.accounts.users import add_user
 from demine.storage.database import open_database
+from serve_support import start_server, stop_server
 
 PASSWORD = "correct horse battery staple"
 
@@ -38,14 +35,6 @@ USERS: dict[str, tuple[str, str | None, bool]] = {
     "qa": ("qa_officer", "NMAA", False),
     "viewer": ("viewer", None, True),
 }
-
-SERVE = "import typer; from demine.cli import server; app = typer.Typer(); server.register(app); app()"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -76,47 +65,6 @@ def prepare_database(template: Path | str, path: Path) -> tuple[Path | str, dict
             tokens[username] = issue_token(conn, user, name="tests").token
     engine.dispose()
     return path, tokens
-
-
-def start_server(db: Path | str, *extra: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-c",
-        SERVE,
-        "serve",
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    # A file, not a pipe: nobody reads the server's output while tests run, and a full pipe
-    # would block the server mid-request.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen([*cmd, *extra], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"demine serve exited: {log.read().decode(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("demine serve did not answer within 60 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def pytest_collection_modifyitems(config, items):

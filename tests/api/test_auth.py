@@ -6,7 +6,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from .conftest import PASSWORD, prepare_database, start_server, stop_server
+from serve_support import start_server, stop_server
+
+from .conftest import PASSWORD, prepare_database
 
 
 def _login(server, username, password=PASSWORD, client=None):

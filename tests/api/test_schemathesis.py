@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import prepare_database, start_server, stop_server
+from serve_support import start_server, stop_server
+
+from .conftest import prepare_database
 
 EXAMPLES = int(os.environ.get("DEMINE_FUZZ_EXAMPLES", "5"))
 

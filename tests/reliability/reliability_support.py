@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import httpx
 from demine.accounts.tokens import issue_token
 from demine.accounts.users import add_user
 from demine.storage.database import open_database
+from serve_support import start_server, stop_server
 
 DEMINE = [sys.executable, "-m", "demine"]
 # Land release tolerance (README): max(1 m², 0.1 %).
@@ -52,12 +52,6 @@ def record_result(name: str, figures: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     figures = {"test": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())} | figures
     path.write_text(json.dumps(figures, indent=2, default=str) + "\n")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def add_api_users(db: Path, users: dict[str, tuple[str, str | None]]) -> dict[str, str]:
@@ -88,34 +82,12 @@ class Serve:
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_server(self.process, timeout=15)
 
 
 def start_serve(db: Path, *extra: str, timeout: float = 90) -> Serve:
     """Start ``demine serve`` on a free loopback port and wait until ``/health`` answers."""
-    port = free_port()
-    cmd = [*DEMINE, "serve", "--db", str(db), "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        [*cmd, "--log-level", "warning", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"demine serve exited: {process.stderr.read().decode()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return Serve(process, url)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"demine serve did not answer within {timeout:.0f} s")
+    return Serve(*start_server(db, *extra, timeout=timeout, poll=0.05))
 
 
 def integrity(db: Path) -> str:

@@ -98,7 +98,6 @@ def test_schemathesis_leaves_no_partial_write(demo_file, tmp_path):
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=tmp_path)
     finally:
         serve.stop()
-        serve.process.stderr.close()
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     found = re.search(r"(\d+) generated, (\d+) passed(?:, (\d+) failed)?", out)

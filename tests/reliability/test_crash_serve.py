@@ -186,7 +186,6 @@ def test_sigkilled_server_loses_no_acknowledged_write(demo_file):
             assert not t.is_alive(), "a writer did not notice the server had gone"
         for c in clients:
             c.close()
-        serve.process.stderr.close()
 
         assert integrity(db) == "ok", f"cycle {cycle}: integrity_check failed"
         problems = invariant_violations(db)

@@ -105,7 +105,6 @@ def test_concurrent_editors_lose_no_update(demo_file):
             final = {i: admin.get(f"/api/organisations/{i}").json() for i in ids}
     finally:
         serve.stop()
-        serve.process.stderr.close()
 
     assert not unexpected, unexpected[:10]
     assert statuses[200] > 0 and statuses[409] > 0, statuses  # the records really were contended

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from demine.cli.programme import DEMO_PASSWORD, add_demo_users
 from demine.storage.database import open_database
+from serve_support import start_server, stop_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
@@ -89,45 +86,6 @@ class Server:
     process: subprocess.Popen
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(db: Path | str, **env: str) -> tuple[subprocess.Popen, str]:
-    """``demine serve`` on a free loopback port (``env``: extra environment variables)."""
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "demine",
-        "serve",
-        "--db",
-        str(db),
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    # The server's output goes to a file (a pipe nobody reads would fill and stall the server).
-    log = tempfile.NamedTemporaryFile("w+b", prefix="demine-serve-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | env)
-    process.log_path = log.name
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"demine serve exited: {Path(log.name).read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("demine serve did not answer within 60 s")
-
-
 @pytest.fixture(scope="session")
 def server(demo, store) -> Iterator[Server]:
     """``demine serve`` on a copy of the demo programme (on the suite's store) with the demo logins."""
@@ -140,15 +98,6 @@ def server(demo, store) -> Iterator[Server]:
     yield Server(url=url, db=db, process=process)
     stop_server(process)
     store.drop(db)
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session")

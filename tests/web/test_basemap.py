@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
-from .conftest import start_server, stop_server
+from serve_support import start_server, stop_server
 
 
 def solid_png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
@@ -54,7 +54,7 @@ def test_the_map_draws_a_configured_raster_base_map(open_as, server, wait_for_ma
     tiles = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
     threading.Thread(target=tiles.serve_forever, daemon=True).start()
     template = f"http://127.0.0.1:{tiles.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-    process, url = start_server(server.db, DEMINE_BASEMAP_URL=template)
+    process, url = start_server(server.db, env={"DEMINE_BASEMAP_URL": template})
     try:
         page = open_as("viewer", url=url)
         page.wait_for_function("document.getElementById('map').dataset.rendered > 0", timeout=60_000)
@@ -143,8 +143,7 @@ def test_the_map_reads_a_pmtiles_archive_by_range_requests(
     archive_url = f"http://127.0.0.1:{files.server_address[1]}/basemap.pmtiles"
     process, url = start_server(
         server.db,
-        DEMINE_BASEMAP_URL=archive_url,
-        DEMINE_BASEMAP_ATTRIBUTION="© Test Mapping Agency",
+        env={"DEMINE_BASEMAP_URL": archive_url, "DEMINE_BASEMAP_ATTRIBUTION": "© Test Mapping Agency"},
     )
     try:
         page = open_as("viewer", url=url)
