@@ -9,8 +9,6 @@ feature has exactly one outcome, and every good feature is in the register.
 from __future__ import annotations
 
 import json
-import math
-import struct
 
 import numpy as np
 import openpyxl
@@ -26,6 +24,7 @@ from demine.domain.errors import DemineError
 from demine.ingest import ImportOptions, import_into, plan_import
 from demine.storage import schema
 from demine.storage.database import open_database
+from geometry_strategies import broken_geometry
 
 SETTINGS = settings(
     max_examples=25,
@@ -64,55 +63,6 @@ def check_import(engine, path, good_codes, n, kind="hazard", **options):
     assert result.repaired <= result.imported + result.updated
     assert set(good_codes) <= stored, "a good row was lost"
     return result, stored
-
-
-finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False)
-weird = st.one_of(
-    finite,
-    st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1e300, 0.0, 33.0, 48.0, 181.0, -91.0]),
-)
-coords = st.tuples(weird, weird)
-
-
-@st.composite
-def broken_geometry(draw):
-    """Something a GIS file may hold where a hazard polygon should be."""
-    kind = draw(
-        st.sampled_from(["ring", "bowtie", "spike", "few", "point", "line", "empty", "multi", "hole", "gc"])
-    )
-    x, y = draw(st.floats(32.0, 34.0)), draw(st.floats(47.0, 49.0))
-    d = draw(st.sampled_from([1e-9, 1e-4, 0.01, 1.0]))
-    with np.errstate(all="ignore"):
-        if kind == "ring":  # raw WKB: the ring may be unclosed, hold NaN, anything
-            points = draw(st.lists(coords, min_size=1, max_size=8))
-            header = struct.pack("<BIII", 1, 3, 1, len(points))
-            return header + b"".join(struct.pack("<2d", *xy) for xy in points)
-        if kind == "bowtie":
-            return shapely.Polygon([(x, y), (x + d, y + d), (x + d, y), (x, y + d)])
-        if kind == "spike":
-            return shapely.Polygon(
-                [(x, y), (x + d, y), (x + d, y + d), (x + d, y + 2 * d), (x + d, y + d), (x, y + d)]
-            )
-        if kind == "few":
-            return shapely.Polygon([(x, y), (x + d, y), (x, y)])
-        if kind == "point":
-            return shapely.Point(draw(coords))
-        if kind == "line":
-            return shapely.LineString([(x, y), (x + d, y + d)])
-        if kind == "empty":
-            return draw(
-                st.sampled_from([shapely.Polygon(), shapely.MultiPolygon(), shapely.GeometryCollection()])
-            )
-        if kind == "multi":  # overlapping parts
-            return shapely.MultiPolygon(
-                [shapely.box(x, y, x + d, y + d), shapely.box(x + d / 2, y, x + 2 * d, y + d)]
-            )
-        if kind == "hole":  # a hole outside its shell
-            return shapely.Polygon(
-                shapely.box(x, y, x + d, y + d).exterior,
-                [shapely.box(x + 2 * d, y, x + 3 * d, y + d).exterior],
-            )
-        return shapely.GeometryCollection([shapely.Point(x, y), shapely.box(x, y, x + d, y + d)])
 
 
 @SETTINGS

@@ -20,11 +20,10 @@ register shared by the whole module, and then:
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import json
-import math
-import struct
 import warnings
 from datetime import date, datetime
 
@@ -44,6 +43,8 @@ from demine.ingest.kinds import KINDS
 from demine.register.organisations import NewOrganisation, add_organisations
 from demine.storage import schema
 from demine.storage.database import open_database
+from geometry_strategies import KINDS as BROKEN_KINDS
+from geometry_strategies import broken_geometry
 
 # About the SQLite/GeoPackage file itself: its write-ahead log, integrity_check, R*Trees.
 pytestmark = pytest.mark.sqlite_only
@@ -196,48 +197,10 @@ junk_key = st.one_of(
         lambda s: "x_" + s
     ),
 )
-weird = st.one_of(
-    st.floats(-200, 200), st.sampled_from([math.nan, math.inf, -math.inf, 1e300, 0.0, 181.0, -91.0])
+# Where a hazard polygon should be: anything a broken GIS file may hold, or nothing.
+junk_geometry = functools.partial(
+    broken_geometry, kinds=("none", *BROKEN_KINDS), x=(0.0, 10.0), y=(0.0, 10.0)
 )
-
-
-@st.composite
-def junk_geometry(draw) -> shapely.Geometry | bytes | None:
-    """Where a hazard polygon should be: anything a broken GIS file may hold."""
-    kind = draw(
-        st.sampled_from(["none", "wkb", "bowtie", "spike", "few", "point", "line", "empty", "multi", "gc"])
-    )
-    x, y, d = draw(st.floats(0, 10)), draw(st.floats(0, 10)), draw(st.sampled_from([1e-9, 1e-4, 0.01, 2.0]))
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if kind == "none":
-            return None
-        if kind == "wkb":  # a raw ring: unclosed, NaN, anything
-            points = draw(st.lists(st.tuples(weird, weird), min_size=1, max_size=6))
-            return struct.pack("<BIII", 1, 3, 1, len(points)) + b"".join(
-                struct.pack("<2d", *p) for p in points
-            )
-        if kind == "bowtie":
-            return shapely.Polygon([(x, y), (x + d, y + d), (x + d, y), (x, y + d)])
-        if kind == "spike":
-            return shapely.Polygon(
-                [(x, y), (x + d, y), (x + d, y + d), (x + d, y + 2 * d), (x + d, y + d), (x, y + d)]
-            )
-        if kind == "few":
-            return shapely.Polygon([(x, y), (x + d, y), (x, y)])
-        if kind == "point":
-            return shapely.Point(draw(weird), draw(weird))
-        if kind == "line":
-            return shapely.LineString([(x, y), (x + d, y + d)])
-        if kind == "empty":
-            return draw(
-                st.sampled_from([shapely.Polygon(), shapely.MultiPolygon(), shapely.GeometryCollection()])
-            )
-        if kind == "multi":
-            return shapely.MultiPolygon(
-                [shapely.box(x, y, x + d, y + d), shapely.box(x + d / 2, y, x + 2 * d, y + d)]
-            )
-        return shapely.GeometryCollection([shapely.Point(x, y), shapely.box(x, y, x + d, y + d)])
 
 
 junk_geojson_geometry = st.one_of(
