@@ -101,6 +101,11 @@ def _choose_layer(path: Path, layers: Sequence[str], layer: str | None, preferre
     raise SourceError(f"{path.name} has {len(layers)} layers; choose one with --layer: {', '.join(layers)}")
 
 
+# What GDAL raises for a file or layer it cannot open; a field name that is not UTF-8 surfaces
+# from pyogrio as UnicodeDecodeError.
+_UNREADABLE = (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError, UnicodeDecodeError)
+
+
 class GdalSource(Source):
     """Any vector format GDAL reads, streamed through its Arrow interface.
 
@@ -116,13 +121,7 @@ class GdalSource(Source):
         try:
             with self._collect():
                 layers = [str(name) for name, _ in pyogrio.list_layers(self.vsi)]
-        # A field name that is not UTF-8 surfaces from pyogrio as UnicodeDecodeError.
-        except (
-            pyogrio.errors.DataSourceError,
-            pyogrio.errors.DataLayerError,
-            OSError,
-            UnicodeDecodeError,
-        ) as exc:
+        except _UNREADABLE as exc:
             raise SourceError(f"cannot read {path.name} as a GIS file: {_gdal_message(exc)}") from exc
         chosen = _choose_layer(path, layers, layer, preferred)
         super().__init__(path, chosen, "")
@@ -130,13 +129,7 @@ class GdalSource(Source):
         try:
             with self._collect():
                 info = pyogrio.read_info(self.vsi, layer=chosen, encoding=encoding)
-        # A field name that is not UTF-8 surfaces from pyogrio as UnicodeDecodeError.
-        except (
-            pyogrio.errors.DataSourceError,
-            pyogrio.errors.DataLayerError,
-            OSError,
-            UnicodeDecodeError,
-        ) as exc:
+        except _UNREADABLE as exc:
             raise SourceError(f"cannot read layer {chosen!r} of {path.name}: {_gdal_message(exc)}") from exc
         self.format = str(info.get("driver") or "GDAL")
         self.crs = info.get("crs")
