@@ -6,10 +6,12 @@ office serves one file from any static web server), each with its licence credit
 
 from __future__ import annotations
 
+import contextlib
 import re
 import struct
 import threading
 import zlib
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
@@ -34,6 +36,45 @@ def solid_png(rgb: tuple[int, int, int], size: int = 256) -> bytes:
     )
 
 
+def _corner_pixel(page) -> list[int]:
+    return page.evaluate(
+        """() => {
+            const gl = window.demineMap.map.getCanvas().getContext('webgl2')
+                || window.demineMap.map.getCanvas().getContext('webgl');
+            const out = new Uint8Array(4);
+            gl.readPixels(2, 2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
+            return Array.from(out);
+        }"""
+    )
+
+
+@contextlib.contextmanager
+def _http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A throwaway HTTP server on loopback (the base map's host); yields its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+@contextlib.contextmanager
+def _map_with_basemap(open_as, db, wait_for_map_idle, env: dict[str, str]) -> Iterator:
+    """``demine serve`` with ``env`` (the base map settings); yields the viewer's drawn map page."""
+    process, url = start_server(db, env=env)
+    try:
+        page = open_as("viewer", url=url)
+        page.wait_for_function("document.getElementById('map').dataset.rendered > 0", timeout=60_000)
+        wait_for_map_idle(page)
+        assert page.evaluate("window.demineMap.map.getLayer('basemap').type") == "raster"
+        # the register's layers are still drawn on top of the base map
+        assert page.evaluate("window.demineMap.renderedHazardCount()") > 0
+        yield page
+    finally:
+        stop_server(process)
+
+
 def test_the_map_draws_a_configured_raster_base_map(open_as, server, wait_for_map_idle, screenshot):
     tile = solid_png((170, 211, 223))
     requested: list[str] = []
@@ -51,44 +92,15 @@ def test_the_map_draws_a_configured_raster_base_map(open_as, server, wait_for_ma
         def log_message(self, *args):
             pass
 
-    tiles = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
-    threading.Thread(target=tiles.serve_forever, daemon=True).start()
-    template = f"http://127.0.0.1:{tiles.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-    process, url = start_server(server.db, env={"DEMINE_BASEMAP_URL": template})
-    try:
-        page = open_as("viewer", url=url)
-        page.wait_for_function("document.getElementById('map').dataset.rendered > 0", timeout=60_000)
-        wait_for_map_idle(page)
-        assert page.evaluate("window.demineMap.map.getLayer('basemap').type") == "raster"
+    with (
+        _http(Tiles) as base,
+        _map_with_basemap(
+            open_as, server.db, wait_for_map_idle, {"DEMINE_BASEMAP_URL": base + "/{z}/{x}/{y}.png"}
+        ) as page,
+    ):
         assert requested and all(re.fullmatch(r"/\d+/\d+/\d+\.png", p) for p in requested)
-        # the register's layers are still drawn on top of the base map
-        assert page.evaluate("window.demineMap.renderedHazardCount()") > 0
-        pixel = page.evaluate(
-            """() => {
-                const gl = window.demineMap.map.getCanvas().getContext('webgl2')
-                    || window.demineMap.map.getCanvas().getContext('webgl');
-                const out = new Uint8Array(4);
-                gl.readPixels(2, 2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
-                return Array.from(out);
-            }"""
-        )
-        assert pixel[:3] == [170, 211, 223]  # a corner of the map shows the base map's colour
+        assert _corner_pixel(page)[:3] == [170, 211, 223]  # a corner of the map shows the base map's colour
         screenshot(page, "map-basemap")
-    finally:
-        stop_server(process)
-        tiles.shutdown()
-
-
-def _corner_pixel(page) -> list[int]:
-    return page.evaluate(
-        """() => {
-            const gl = window.demineMap.map.getCanvas().getContext('webgl2')
-                || window.demineMap.map.getCanvas().getContext('webgl');
-            const out = new Uint8Array(4);
-            gl.readPixels(2, 2, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, out);
-            return Array.from(out);
-        }"""
-    )
 
 
 def test_the_map_reads_a_pmtiles_archive_by_range_requests(
@@ -138,21 +150,18 @@ def test_the_map_reads_a_pmtiles_archive_by_range_requests(
         def log_message(self, *args):
             pass
 
-    files = ThreadingHTTPServer(("127.0.0.1", 0), Archive)
-    threading.Thread(target=files.serve_forever, daemon=True).start()
-    archive_url = f"http://127.0.0.1:{files.server_address[1]}/basemap.pmtiles"
-    process, url = start_server(
-        server.db,
-        env={"DEMINE_BASEMAP_URL": archive_url, "DEMINE_BASEMAP_ATTRIBUTION": "© Test Mapping Agency"},
-    )
-    try:
-        page = open_as("viewer", url=url)
-        page.wait_for_function("document.getElementById('map').dataset.rendered > 0", timeout=60_000)
-        wait_for_map_idle(page)
-        assert page.evaluate("window.demineMap.map.getLayer('basemap').type") == "raster"
+    credit_line = "© Test Mapping Agency"
+    with (
+        _http(Archive) as base,
+        _map_with_basemap(
+            open_as,
+            server.db,
+            wait_for_map_idle,
+            {"DEMINE_BASEMAP_URL": base + "/basemap.pmtiles", "DEMINE_BASEMAP_ATTRIBUTION": credit_line},
+        ) as page,
+    ):
         # the header and root directory, then the tile: all read as byte ranges of the one file
         assert ranges and ranges[0].startswith("0-"), ranges
-        assert page.evaluate("window.demineMap.renderedHazardCount()") > 0
         # an archive of zoom 0 only is over-zoomed: its colour fills the corner of the view
         assert _corner_pixel(page)[:3] == [205, 180, 140]
         credit = page.locator(".maplibregl-ctrl-attrib")
@@ -160,6 +169,3 @@ def test_the_map_reads_a_pmtiles_archive_by_range_requests(
             credit.inner_html()
         )
         screenshot(page, "map-pmtiles")
-    finally:
-        stop_server(process)
-        files.shutdown()
