@@ -1,4 +1,4 @@
-"""The login form refuses a post from another site (login CSRF), and accepts its own."""
+"""The login form: refuses a post from another site (login CSRF), accepts its own, is rate-limited."""
 
 from __future__ import annotations
 
@@ -30,3 +30,14 @@ def test_the_site_s_own_login_form_and_non_browser_clients_log_in(server):
         assert r.status_code == 303, r.text
         assert r.headers["location"].endswith("/dashboard")
         assert "demine_session" in r.cookies
+
+
+def test_the_login_form_is_rate_limited_like_the_api(server):
+    form = {"username": "nobody-at-all", "password": "guess", "next": "/"}
+    answers = [
+        httpx.post(f"{server.url}/login", data=form, follow_redirects=False, timeout=30) for _ in range(6)
+    ]
+    assert [r.status_code for r in answers] == [401] * 6
+    assert all("Wrong username or password." in r.text for r in answers[:5])
+    assert "Too many login attempts: wait" in answers[5].text
+    assert not any("demine_session" in r.cookies for r in answers)

@@ -16,7 +16,9 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from demine.accounts import tokens as tokens_lib
 from demine.accounts import users as users_lib
 from demine.accounts.roles import ADMIN, permissions_table
+from demine.accounts.tokens import IssuedToken
 from demine.accounts.users import User
+from demine.api.context import Context
 from demine.api.schemas import LoginIn, SessionOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
 from demine.api.security import CSRF_COOKIE, SESSION_COOKIE, Ctx, CurrentToken, CurrentUser
 from demine.api.versioning import IfMatch, etag, expected_version
@@ -31,27 +33,35 @@ def user_out(user: User) -> UserOut:
     return UserOut(**user.to_dict(), sees_personal_data=user.sees_personal_data)
 
 
-@router.post("/auth/login", response_model=SessionOut, responses={401: {}, 429: {}})
-def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> SessionOut:
-    """Open a browser session: sets the HttpOnly session cookie and returns the CSRF token."""
-    address = request.client.host if request.client else "unknown"
-    wait = ctx.limiter.attempt(body.username, address)
+class LoginRefused(Exception):
+    """A login that opened no session: too many attempts (``wait`` seconds), or wrong credentials."""
+
+    def __init__(self, wait: float | None = None) -> None:
+        super().__init__("too many login attempts" if wait else "wrong username or password")
+        self.wait = wait
+
+
+def open_session(ctx: Context, username: str, password: str, address: str) -> tuple[User, IssuedToken]:
+    """Check the rate limit and the password, then issue a browser session (the API and the pages)."""
+    wait = ctx.limiter.attempt(username, address)
     if wait > 0:
-        raise HTTPException(
-            429, "too many login attempts; wait and try again", headers={"Retry-After": str(math.ceil(wait))}
-        )
+        raise LoginRefused(wait)
     with ctx.writing() as conn:
-        user = users_lib.authenticate(conn, body.username, body.password)
+        user = users_lib.authenticate(conn, username, password)
         if user is None:
-            raise HTTPException(401, "wrong username or password")
+            raise LoginRefused()
         issued = tokens_lib.issue_token(conn, user, kind=tokens_lib.SESSION)
-    ctx.limiter.reset(body.username, address)
+    ctx.limiter.reset(username, address)
+    return user, issued
+
+
+def set_session_cookies(response: Response, issued: IssuedToken, secure: bool) -> None:
+    """The HttpOnly session cookie, and the CSRF token readable by the page's scripts (which copy
+    it into the X-CSRF-Token header)."""
     max_age = int(tokens_lib.SESSION_TTL.total_seconds())
-    secure = ctx.settings.secure_cookies
     response.set_cookie(
         SESSION_COOKIE, issued.token, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
     )
-    # Readable by the page's scripts, which copy it into the X-CSRF-Token header.
     response.set_cookie(
         CSRF_COOKIE,
         issued.csrf_token or "",
@@ -61,6 +71,29 @@ def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> Sess
         secure=secure,
         path="/",
     )
+
+
+def clear_session_cookies(response: Response) -> None:
+    """Remove both session cookies from the browser."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+
+
+@router.post("/auth/login", response_model=SessionOut, responses={401: {}, 429: {}})
+def login(body: LoginIn, request: Request, response: Response, ctx: Ctx) -> SessionOut:
+    """Open a browser session: sets the HttpOnly session cookie and returns the CSRF token."""
+    address = request.client.host if request.client else "unknown"
+    try:
+        user, issued = open_session(ctx, body.username, body.password, address)
+    except LoginRefused as refused:
+        if refused.wait is None:
+            raise HTTPException(401, "wrong username or password") from None
+        raise HTTPException(
+            429,
+            "too many login attempts; wait and try again",
+            headers={"Retry-After": str(math.ceil(refused.wait))},
+        ) from None
+    set_session_cookies(response, issued, ctx.settings.secure_cookies)
     return SessionOut(user=user_out(user), csrf_token=issued.csrf_token or "", expires_at=issued.expires_at)
 
 
@@ -70,8 +103,7 @@ def logout(info: CurrentToken, ctx: Ctx) -> Response:
     with ctx.writing() as conn:
         tokens_lib.revoke_token(conn, info.id)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
 
 

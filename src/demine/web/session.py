@@ -17,9 +17,9 @@ from fastapi import Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from demine.accounts import tokens as tokens_lib
-from demine.accounts import users as users_lib
 from demine.accounts.tokens import SESSION, TokenInfo, resolve_token
-from demine.api.security import CSRF_COOKIE, SESSION_COOKIE, context
+from demine.api.auth import LoginRefused, clear_session_cookies, open_session, set_session_cookies
+from demine.api.security import SESSION_COOKIE, context
 
 
 def session_token(request: Request) -> TokenInfo | None:
@@ -61,24 +61,14 @@ def login_response(request: Request, username: str, password: str, target: str) 
     """Log in: a redirect with the session cookies, or the message to show on the form."""
     ctx = context(request)
     address = request.client.host if request.client else "unknown"
-    wait = ctx.limiter.attempt(username, address)
-    if wait > 0:
-        return f"Too many login attempts: wait {math.ceil(wait)} seconds and try again."
-    with ctx.writing() as conn:
-        user = users_lib.authenticate(conn, username, password)
-        if user is None:
+    try:
+        _, issued = open_session(ctx, username, password, address)
+    except LoginRefused as refused:
+        if refused.wait is None:
             return "Wrong username or password."
-        issued = tokens_lib.issue_token(conn, user, kind=tokens_lib.SESSION)
-    ctx.limiter.reset(username, address)
+        return f"Too many login attempts: wait {math.ceil(refused.wait)} seconds and try again."
     response = RedirectResponse(safe_next(target), status_code=303)
-    max_age = int(tokens_lib.SESSION_TTL.total_seconds())
-    secure = ctx.settings.secure_cookies
-    response.set_cookie(
-        SESSION_COOKIE, issued.token, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/"
-    )
-    response.set_cookie(
-        CSRF_COOKIE, issued.csrf_token or "", max_age=max_age, samesite="lax", secure=secure, path="/"
-    )
+    set_session_cookies(response, issued, ctx.settings.secure_cookies)
     return response
 
 
@@ -88,6 +78,5 @@ def logout_response(request: Request, info: TokenInfo, csrf: Annotated[str, Form
     with context(request).writing() as conn:
         tokens_lib.revoke_token(conn, info.id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(response)
     return response
