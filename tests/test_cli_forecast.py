@@ -166,7 +166,7 @@ def test_forecast_human_output(demo, more_teams, invoke):
         "forecast", "--programme", str(EXAMPLES / "demoland.toml"), "--trials", "100", "--regions", "3"
     )
     assert "Completion" in alone and "demoland.toml" in alone
-    assert "productivity scaled" in alone
+    assert "the prior productivity" in alone and "What the data overruled" in alone
 
 
 def test_backtest_human_output(invoke):

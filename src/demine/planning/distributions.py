@@ -1,8 +1,9 @@
 """Probability distributions for forecast parameters, drawn once per Monte Carlo trial.
 
-Only three shapes are needed: a fixed value (for known quantities and tests), a lognormal (for
-productivities and rates, which are positive and quoted as ranges spanning several-fold), and a
-Dirichlet over the land release funnel (cancelled, reduced, cleared shares that sum to one).
+Four shapes are needed: a fixed value (for known quantities and tests), a lognormal (for
+productivities and rates, which are positive and quoted as ranges spanning several-fold), a
+normal (for depletion fitted on a trend, which may be negative), and a Dirichlet over the land
+release funnel (cancelled, reduced, cleared shares that sum to one).
 Each has ``sample(rng, n)`` and a JSON-ready ``to_dict()``.
 """
 
@@ -91,7 +92,42 @@ class Lognormal:
         }
 
 
-Distribution = Fixed | Lognormal
+@dataclass(frozen=True)
+class Normal:
+    """A quantity that may be negative: ``mean + sd * Z`` (e.g. a trend, or depletion fitted on one)."""
+
+    mean: float
+    sd: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.mean) and math.isfinite(self.sd) and self.sd >= 0):
+            raise ValueError(f"normal needs a finite mean and sd ≥ 0, got {self.mean!r}, {self.sd!r}")
+
+    @property
+    def median(self) -> float:
+        return float(self.mean)
+
+    def quantile(self, q: float) -> float:
+        """The ``q`` quantile (0 < q < 1)."""
+        from statistics import NormalDist
+
+        return self.mean + self.sd * NormalDist().inv_cdf(q)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws (always consumes ``n`` normals)."""
+        return self.mean + self.sd * rng.standard_normal(n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "normal",
+            "mean": self.mean,
+            "sd": self.sd,
+            "p10": self.quantile(0.1),
+            "p90": self.quantile(0.9),
+        }
+
+
+Distribution = Fixed | Lognormal | Normal
 
 
 @dataclass(frozen=True)

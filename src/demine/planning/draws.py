@@ -6,7 +6,10 @@ Protocol (so that both engines, and a baseline and its scenario, see the very sa
   that spawns one child per trial for hazard-level values.
 * Trial-level values are drawn for all trials at once, in a fixed order: productivity of each
   team type (``TEAM_TYPES`` order), the funnel of each hazard class, the clearance factor of each
-  class, depletion, new contamination.
+  class, depletion, new contamination; then, per calendar year of the longest horizon
+  (``YEARS``, whatever the forecast's own horizon, so a trial is the same trial at any
+  horizon), the output level, walk and noise and the stock revisions
+  (:class:`~demine.planning.parameters.Volatility`).
 * Hazard-level values of trial ``t`` are float32 uniforms from trial ``t``'s own stream, in
   service order: ``u_share`` (2 × n: cancelled, then the cleared part of the rest) when
   ``hazard_share_spread > 0``, then ``u_effort`` (n) when ``hazard_effort_spread > 0``.
@@ -17,11 +20,22 @@ Per-trial streams make results independent of how trials are split into blocks o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from demine.planning.parameters import TEAM_TYPES, Parameters
+from demine.planning.parameters import (
+    DEPLETION_MAX,
+    DEPLETION_MIN,
+    REVISION_LOG_MAX,
+    REVISION_LOG_MIN,
+    TEAM_TYPES,
+    Parameters,
+)
+
+# Calendar years drawn per trial: the longest horizon (500 years) touches at most 502.
+YEARS = 502
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +47,8 @@ class TrialDraws:
     class_factor: np.ndarray  # (trials, classes) clearance speed multiplier per class
     depletion: np.ndarray  # (trials,) extra effort per m² on the last land
     new_m2_per_year: np.ndarray  # (trials,) newly found contamination
+    output_factor: np.ndarray  # (trials, YEARS) capacity multiplier in calendar year start + y
+    stock_factor: np.ndarray  # (trials, YEARS + 1) stock revision factor Z during year y (Z[0] = 1)
     share_spread: float
     effort_spread: float
     hazard_seeds: tuple[np.random.SeedSequence, ...]
@@ -87,20 +103,62 @@ def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float)
     productivity = np.column_stack([parameters.productivity[t].sample(rng, trials) for t in TEAM_TYPES])
     funnel = np.stack([f.sample(rng, trials) for f in parameters.funnel], axis=1)
     class_factor = np.column_stack([d.sample(rng, trials) for d in parameters.clearance_class_factor])
-    depletion = np.maximum(parameters.depletion.sample(rng, trials), 0.0)
+    depletion = np.clip(parameters.depletion.sample(rng, trials), DEPLETION_MIN, DEPLETION_MAX)
     if parameters.new_contamination_m2_per_year is not None:
         new = parameters.new_contamination_m2_per_year.sample(rng, trials)
     else:
         new = parameters.new_contamination_share_per_year.sample(rng, trials) * stock_m2
     if np.any(productivity < 0) or np.any(class_factor <= 0) or np.any(new < 0):
         raise ValueError("productivity and new contamination must be ≥ 0, class factors > 0")
+    output_factor, stock_factor = _year_factors(parameters, rng, trials)
     return TrialDraws(
         productivity=productivity,
         funnel=funnel,
         class_factor=class_factor,
         depletion=depletion,
         new_m2_per_year=np.maximum(new, 0.0),
+        output_factor=output_factor,
+        stock_factor=stock_factor,
         share_spread=parameters.hazard_share_spread,
         effort_spread=parameters.hazard_effort_spread,
         hazard_seeds=tuple(hazard_seq.spawn(trials)),
     )
+
+
+def _year_factors(
+    parameters: Parameters, rng: np.random.Generator, trials: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Output multipliers per year and the stock revision factor (always the same draws)."""
+    v = parameters.volatility
+    level = rng.standard_normal((trials, 1))
+    walk = rng.standard_normal((trials, YEARS))
+    noise = rng.standard_normal((trials, YEARS))
+    event = rng.random((trials, YEARS))
+    size = rng.standard_normal((trials, YEARS))
+    if v.is_zero:
+        return np.ones((trials, YEARS)), np.ones((trials, YEARS + 1))
+    # The walk starts after the first year: year 0 differs from the measured output only by
+    # the level and its own noise.
+    walk[:, 0] = 0.0
+    # A year's noise is around the output the programme sustains on average (mean one); the
+    # level's uncertainty and the walk are symmetric in logs (median one).
+    log_output = (
+        v.level_sigma * level
+        + v.walk_sigma * np.cumsum(walk, axis=1)
+        + v.year_sigma * noise
+        - v.year_sigma**2 / 2
+    )
+    jump = np.where(
+        event < v.revision_rate,
+        np.clip(v.revision_log_mean + v.revision_log_sigma * size, REVISION_LOG_MIN, REVISION_LOG_MAX),
+        0.0,
+    )
+    jump += v.revision_drift
+    if v.revision_years is not None:
+        # Year y's revision comes at its end: it counts while the end is within the years.
+        jump[:, max(math.floor(v.revision_years), 0) :] = 0.0
+    log_stock = np.zeros((trials, YEARS + 1))
+    np.cumsum(jump, axis=1, out=log_stock[:, 1:])
+    np.clip(log_stock, REVISION_LOG_MIN, REVISION_LOG_MAX, out=log_stock)
+    # exp() of a 500-year walk can overflow; a factor beyond 1e±12 means "never" or "at once".
+    return np.exp(np.clip(log_output, -27.6, 27.6)), np.exp(np.clip(log_stock, -27.6, 27.6))

@@ -20,6 +20,7 @@ mechanical clearance m² cleared, machine with its follow-up
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -83,6 +84,95 @@ def _default_funnel() -> tuple[Funnel, ...]:
 
 
 @dataclass(frozen=True)
+class Volatility:
+    """Year-to-year movement of a programme: its output and its estimate of what is left.
+
+    **Output.** All capacity (every team type, budgets) is multiplied in calendar year ``y`` by
+    ``F_y = exp(level + Σ_{i≤y} walk_i + noise_y)``: ``level`` ~ N(0, ``level_sigma``) is how
+    far the programme's true average output may be from the one measured; ``walk`` ~ N(0,
+    ``walk_sigma``) per year are lasting changes (funding, teams, access) and ``noise`` ~ N(0,
+    ``year_sigma``) a single year's luck (weather, a stand-down). Bands widen with the horizon
+    through the walk.
+
+    **Stock revisions.** At the end of each year, with probability ``revision_rate``, the
+    estimate of the land still to be worked is revised: every m² not yet released becomes
+    ``exp(J)`` m², ``J`` ~ N(``revision_log_mean``, ``revision_log_sigma``) clipped to
+    [``REVISION_LOG_MIN``, ``REVISION_LOG_MAX``]; besides, every year it drifts by
+    ``revision_drift`` (in logs: a stock that keeps growing a little beyond its releases as survey
+    finds land, or keeps shrinking faster than they explain). A cut is a re-survey sweep or a new baseline
+    that finds less (reported as cancelled by many programmes, as a revision by others); a
+    rise is a survey that finds more. Revisions are land, not capacity: a one-off sweep never
+    becomes yearly output. They go on for ``revision_years`` (``None``: the whole horizon): an
+    estimate is revised while survey still finds and rules out land, and all together they
+    never take it below ``REVISION_LOG_MIN`` or above ``REVISION_LOG_MAX`` of what it was.
+    """
+
+    level_sigma: float = 0.0
+    walk_sigma: float = 0.0
+    year_sigma: float = 0.0
+    revision_rate: float = 0.0
+    revision_log_mean: float = 0.0
+    revision_log_sigma: float = 0.0
+    revision_years: float | None = None
+    revision_drift: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("level_sigma", "walk_sigma", "year_sigma", "revision_log_sigma"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 <= value <= 5):
+                raise ValueError(f"{name} must be between 0 and 5, got {value!r}")
+        if not (math.isfinite(self.revision_rate) and 0 <= self.revision_rate <= 1):
+            raise ValueError(f"revision_rate must be between 0 and 1, got {self.revision_rate!r}")
+        if not (math.isfinite(self.revision_log_mean) and abs(self.revision_log_mean) <= 5):
+            raise ValueError(f"revision_log_mean must be between -5 and 5, got {self.revision_log_mean!r}")
+        if not (math.isfinite(self.revision_drift) and abs(self.revision_drift) <= 1):
+            raise ValueError(f"revision_drift must be between -1 and 1, got {self.revision_drift!r}")
+        if self.revision_years is not None and not (
+            math.isfinite(self.revision_years) and self.revision_years >= 0
+        ):
+            raise ValueError(f"revision_years must be ≥ 0, got {self.revision_years!r}")
+
+    @property
+    def is_zero(self) -> bool:
+        """No movement at all: every factor is exactly 1."""
+        return self.level_sigma == self.walk_sigma == self.year_sigma == 0 and (
+            self.revision_years == 0
+            or (
+                self.revision_drift == 0
+                and (
+                    self.revision_rate == 0 or (self.revision_log_mean == 0 and self.revision_log_sigma == 0)
+                )
+            )
+        )
+
+    def replace(self, **changes: Any) -> Volatility:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            "level_sigma": self.level_sigma,
+            "walk_sigma": self.walk_sigma,
+            "year_sigma": self.year_sigma,
+            "revision_rate": self.revision_rate,
+            "revision_log_mean": self.revision_log_mean,
+            "revision_log_sigma": self.revision_log_sigma,
+            "revision_years": self.revision_years,
+            "revision_drift": self.revision_drift,
+        }
+
+
+# Depletion is drawn within these bounds: the last land costs from half to four times the effort
+# per m² of the first. Below 0 (later land easier) only where a programme's own output trend
+# says so (:mod:`.national`).
+DEPLETION_MIN = -0.5
+DEPLETION_MAX = 3.0
+# Revisions never multiply the stock by less than e^-3 (a 95% cut) or more than e^1.5 (×4.5),
+# one at a time or all together.
+REVISION_LOG_MIN = -3.0
+REVISION_LOG_MAX = 1.5
+
+
+@dataclass(frozen=True)
 class Parameters:
     """Everything uncertain about the land, the teams and the future, as distributions.
 
@@ -120,6 +210,9 @@ class Parameters:
         default_factory=lambda: Lognormal.from_median_p90(0.01, 0.03)
     )
     new_contamination_years: float | None = None
+    # How national output and the stock estimate move from year to year (see
+    # :class:`Volatility`); the defaults are fitted on the corpus of national series.
+    volatility: Volatility = field(default_factory=lambda: Volatility())
     sources: Mapping[str, str] = field(
         default_factory=lambda: {
             "productivity.manual": "planning-figures §7 (25 m²/deminer-day, 10–50) × 8 deminers",
@@ -177,13 +270,28 @@ class Parameters:
             ),
             "new_contamination_share_per_year": self.new_contamination_share_per_year.to_dict(),
             "new_contamination_years": self.new_contamination_years,
+            "volatility": self.volatility.to_dict(),
             "sources": dict(self.sources),
         }
 
 
 def default_parameters() -> Parameters:
-    """The sourced priors (planning-figures §7), for a programme with no history yet."""
-    return Parameters()
+    """The sourced priors, with the year-to-year volatility pooled over national programmes.
+
+    The volatility (how much output drifts and how often the estimate of what is left is
+    revised) comes from :func:`demine.planning.pooled.load_pooled`, fitted on the corpus of
+    published national series.
+    """
+    from demine.planning.pooled import load_pooled
+
+    pooled = load_pooled()
+    p = Parameters(volatility=pooled.volatility)
+    return p.replace(
+        sources={
+            **p.sources,
+            "volatility": f"pooled over {len(pooled.countries) or 'no'} national series (pooled_priors.json)",
+        }
+    )
 
 
 def deterministic_parameters(
@@ -212,5 +320,6 @@ def deterministic_parameters(
         hazard_effort_spread=0.0,
         new_contamination_m2_per_year=Fixed(new_m2_per_year),
         new_contamination_years=None,
+        volatility=Volatility(),
         sources={"all": "deterministic (no uncertainty)"},
     )

@@ -25,6 +25,21 @@ from demine.planning.scenario import Scenario
 from demine.planning.simulate import forecast
 from demine.planning.timeline import DAYS_PER_YEAR
 
+# The first word of the notes that say how data moved a prior (see PreparedForecast.calibration).
+CALIBRATED = (
+    "funnel",
+    "release level",
+    "productivity",
+    "output trend",
+    "output volatility",
+    "depletion",
+    "stock revisions",
+    "new contamination",
+    "nts:",
+    "ts:",
+    "clearance:",
+)
+
 
 @dataclass(frozen=True, eq=False)
 class PreparedForecast:
@@ -41,6 +56,15 @@ class PreparedForecast:
     history: History = field(default_factory=History)
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    @property
+    def calibration(self) -> tuple[str, ...]:
+        """One line per input that data can move: what the data gave, and the prior they moved.
+
+        These are the notes about the funnel, the release level, productivity, the output trend
+        and depletion, volatility, stock revisions and new contamination.
+        """
+        return tuple(n for n in self.notes if n.startswith(CALIBRATED))
 
     def forecast(
         self, trials: int = 1000, seed: int = 0, *, horizon_years: float = DEFAULT_HORIZON_YEARS
@@ -102,6 +126,7 @@ class PreparedForecast:
             "working_days_per_year": {t: self.capacity.season(t).working_days_per_year for t in TEAM_TYPES},
             "recent_cleared_m2_per_year": inputs.recent_cleared_m2_per_year,
             "notes": list(self.notes),
+            "calibration": list(self.calibration),
             "warnings": list(self.warnings),
         }
 

@@ -7,9 +7,11 @@ and positions, per-hazard shares and efforts, each day's team-days (with trainin
 one day at a time), the queue of new contamination — is recomputed here with plain Python loops.
 
 Each day, for each stage (NTS, TS, clearance): capacity = Σ productivity × team-days worked
-(+ budget m² for clearance); newly found contamination arrives and is worked first; what is left
-works the current hazard in priority order, and a team that finishes a hazard moves on to the next
-the same day. On 31 December the released and remaining areas are written down.
+(+ budget m² for clearance), times the year's output factor; newly found contamination arrives
+and is worked first; what is left works the current hazard in priority order (in m² of the
+starting estimate: divided by the stock's revision factor), and a team that finishes a hazard
+moves on to the next the same day. On 31 December the released and remaining areas are written
+down and the estimate of the land left is revised to the next year's factor.
 """
 
 from __future__ import annotations
@@ -122,7 +124,7 @@ def _one_trial(
         kept = a - cancelled
         cleared = kept * split
         harder = 1 + depletion * position
-        effort["nts"][i] = a
+        effort["nts"][i] = a * harder
         effort["ts"][i] = kept * harder
         effort["clearance"][i] = cleared * harder * noise / float(factor[c])
         release["nts"][i] = cancelled
@@ -140,12 +142,19 @@ def _one_trial(
     teams = _LiteralCapacity(capacity, timeline)
     backlog = dict.fromkeys(STAGES, 0.0)
     new_done = dict.fromkeys(STAGES, 0.0)
-    released = dict.fromkeys(STAGES, 0.0)
+    released = dict.fromkeys(STAGES, 0.0)  # m², at the estimate of the day it was released
+    released_first = dict.fromkeys(STAGES, 0.0)  # m² of the starting estimate
+    revised = 0.0
+    output_factor = [float(x) for x in draws.output_factor[t]]
+    stock_factor = [float(x) for x in draws.stock_factor[t]]
+    calendar_year = timeline.year
     current = dict.fromkeys(STAGES, 0)
     left = {s: list(effort[s]) for s in STAGES}
     arrived = 0.0
     months = timeline.month
     for d in range(timeline.days):
+        yi = int(calendar_year[d]) - inputs.start.year
+        output, z = output_factor[yi], stock_factor[yi]
         team_days = teams.day(d, int(months[d]))
         arriving = rate / DAYS_PER_YEAR if d < arrival_days else 0.0
         arrived += arriving
@@ -153,11 +162,13 @@ def _one_trial(
             cap = sum(productivity[k] * team_days[k] for k in TEAM_TYPES if STAGE_OF[k] == stage)
             if stage == "clearance":
                 cap += teams.budget_m2(d)
+            cap *= output
             backlog[stage] += arriving * new_effort[stage]
             work = min(backlog[stage], cap)
             backlog[stage] -= work
             new_done[stage] += work
-            cap -= work
+            # What is left works the stock, whose every m² now stands for z m² of the start's.
+            cap = (cap - work) / z
             j = current[stage]
             rem = left[stage]
             while j < n:
@@ -165,7 +176,8 @@ def _one_trial(
                     cap = max(cap - rem[j], 0.0)
                     rem[j] = 0.0
                     hazard_days[row, si, j] = d
-                    released[stage] += release[stage][j]
+                    released[stage] += release[stage][j] * z
+                    released_first[stage] += release[stage][j]
                     j += 1
                 else:
                     rem[j] -= cap
@@ -173,10 +185,14 @@ def _one_trial(
             current[stage] = j
         y = year_end_days.get(d)
         if y is not None:
-            by_method = [released[s] + new_done[s] * new_yield[s] for s in STAGES]
-            out.released[row, y] = by_method
+            new_released = [new_done[s] * new_yield[s] for s in STAGES]
+            out.released[row, y] = [released[s] + new_released[i] for i, s in enumerate(STAGES)]
             out.arrived[row, y] = arrived
-            out.remaining[row, y] = total + arrived - sum(by_method)
+            # The year's revision of the estimate of the land not yet released.
+            unreleased = total - sum(released_first.values())
+            revised += (stock_factor[yi + 1] - z) * unreleased
+            out.revised[row, y] = revised
+            out.remaining[row, y] = stock_factor[yi + 1] * unreleased + arrived - sum(new_released)
 
     for si in range(len(STAGES)):
         days = hazard_days[row, si]

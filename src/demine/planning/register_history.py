@@ -36,6 +36,7 @@ what the programme knew then (this is how the register can be backtested):
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -47,9 +48,19 @@ from sqlalchemy import Connection, case, func, select
 from demine.domain.accreditation import Accreditation, accreditation_status
 from demine.planning.calibrate import History, calibrate
 from demine.planning.capacity import CapacityPlan, Season
+from demine.planning.distributions import Normal
 from demine.planning.inputs import ForecastInputs
-from demine.planning.parameters import TEAM_TYPES, Parameters, default_parameters
+from demine.planning.parameters import (
+    DEPLETION_MAX,
+    DEPLETION_MIN,
+    TEAM_TYPES,
+    Parameters,
+    Volatility,
+    default_parameters,
+)
+from demine.planning.pooled import PooledPriors, load_pooled
 from demine.planning.prepared import PreparedForecast
+from demine.planning.series import log_trend
 from demine.planning.timeline import DAYS_PER_YEAR
 from demine.storage import schema
 from demine.storage.types import year_of
@@ -268,7 +279,10 @@ def prepare_from_register(
                 + ", ".join(f"{t} {d:.0f} ({n} team-days)" for t, (d, n) in measured.items())
             )
     capacity = CapacityPlan(teams={t: float(n) for t, n in teams.counted.items()}, seasons=seasons)
+    pooled = load_pooled()
+    priors = priors.replace(volatility=_register_volatility(pooled, inputs.stock_m2, history))
     parameters = calibrate(history, priors, stock_m2=inputs.stock_m2)
+    parameters, trend_note = _register_depletion(conn, start, inputs, history, parameters, pooled)
     if "new_contamination" in parameters.sources and parameters.sources != priors.sources:
         first = conn.execute(
             select(func.min(schema.hazard_area_event.c.occurred_on)).where(
@@ -278,6 +292,8 @@ def prepare_from_register(
         years = round((start - first).days / DAYS_PER_YEAR, 1)
         parameters = parameters.replace(new_contamination_years=years)
     notes += _calibration_notes(history, parameters, priors)
+    notes.append(trend_note)
+    notes += _volatility_notes(parameters, pooled, history)
     return PreparedForecast(
         source="register",
         inputs=inputs,
@@ -287,6 +303,132 @@ def prepare_from_register(
         notes=tuple(notes),
         warnings=tuple(_register_warnings(conn, start, inputs, teams)),
     )
+
+
+# --- volatility and depletion ------------------------------------------------------------------
+
+CLEARANCE_TYPES = ("manual", "mdd", "mechanical")
+MIN_QUARTERS = 4  # fewer quarters of reports than this say nothing about a trend
+
+
+def _register_volatility(pooled: PooledPriors, stock_m2: float, history: History) -> Volatility:
+    """The pooled volatility for a stock this size; revisions as often as the register allows.
+
+    A register records every change as release or registration, so its own record shows no
+    revision; each full year of it moves the pooled rate towards none (the same update as
+    for a national series with no revision in its spans).
+    """
+    v = pooled.volatility_at(stock_m2)
+    years = len(history.years)
+    rate = v.revision_rate * pooled.revision_strength / (pooled.revision_strength + years)
+    # Revised for as long again as the register has been recording (at least a year).
+    return v.replace(revision_rate=rate, revision_years=float(max(years + 1, 1)))
+
+
+def quarterly_output(conn: Connection, start: date) -> list[tuple[float, float]]:
+    """Clearance m² per team-day by quarter over the last ``PRODUCTIVITY_YEARS`` (mid-quarter year, m²).
+
+    Each team type's reports are divided by that type's median over the window, so a change of
+    mix between manual, dog and machine teams is not read as a trend.
+    """
+    t, p = schema.team, schema.progress_report
+    since = start - timedelta(days=round(PRODUCTIVITY_YEARS * DAYS_PER_YEAR))
+    rows = conn.execute(
+        select(t.c.team_type, p.c.report_date, p.c.area_m2)
+        .join(t, t.c.id == p.c.team_id)
+        .where(
+            p.c.report_date >= since,
+            p.c.report_date < start,
+            p.c.area_m2 > 0,
+            t.c.team_type.in_(CLEARANCE_TYPES),
+        )
+    ).all()
+    if not rows:
+        return []
+    medians = {
+        k: float(np.median([float(a) for tt, _, a in rows if tt == k])) for k in {tt for tt, _, _ in rows}
+    }
+    by_quarter: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for team_type, day, area in rows:
+        by_quarter[(day.year, (day.month - 1) // 3)].append(float(area) / medians[team_type])
+    return [
+        (y + (q * 3 + 1.5) / 12, float(np.mean(v))) for (y, q), v in sorted(by_quarter.items()) if len(v) >= 5
+    ]
+
+
+def _register_depletion(
+    conn: Connection,
+    start: date,
+    inputs: ForecastInputs,
+    history: History,
+    parameters: Parameters,
+    pooled: PooledPriors,
+) -> tuple[Parameters, str]:
+    """Depletion from the trend of clearance output per team-day, over the pooled trend.
+
+    A trend ``β`` (log per year) over a stock that takes ``T`` years at the recent pace is
+    depletion ``−β·T`` (see :mod:`demine.planning.national`); without a quarter-by-quarter
+    record, the pooled trend alone.
+    """
+    quarters = quarterly_output(conn, start)
+    mean0, sd0 = pooled.trend_mean, pooled.trend_sd
+    fit = (
+        log_trend([x for x, _ in quarters], [v for _, v in quarters])
+        if len(quarters) >= MIN_QUARTERS
+        else None
+    )
+    if fit is None:
+        mean, sd, source = (
+            mean0,
+            sd0,
+            f"fewer than {MIN_QUARTERS} quarters of clearance reports: pooled trend",
+        )
+    else:
+        slope, se = fit
+        se = max(se, 0.005)
+        precision = 1 / sd0**2 + 1 / se**2
+        mean, sd = (mean0 / sd0**2 + slope / se**2) / precision, math.sqrt(1 / precision)
+        source = (
+            f"{len(quarters)} quarters of clearance output per team-day ({slope:+.1%}/yr ± {se:.1%}) over "
+            "the "
+            f"pooled trend {mean0:+.1%} ± {sd0:.1%}"
+        )
+    # The trend is clearance's, so the years are clearance's: the land it has still to clear
+    # over what it cleared a year recently.
+    cleared = [float(x) for x in history.cleared_m2][-3:]
+    pace = float(np.mean(cleared)) if cleared else 0.0
+    prior = parameters.depletion
+    by_class = np.bincount(inputs.hazard_class, weights=inputs.area_m2, minlength=len(parameters.funnel))
+    to_clear = float(sum(w * f.cleared for w, f in zip(by_class, parameters.funnel, strict=False)))
+    if pace <= 0 or to_clear <= 0:
+        return parameters, (
+            f"depletion: no full year of clearance to measure the pace by; prior median {prior.median:.2f} "
+            "kept"
+        )
+    years = to_clear / pace
+    depletion = Normal(
+        float(np.clip(-mean * years, DEPLETION_MIN, DEPLETION_MAX)), float(min(sd * years, DEPLETION_MAX))
+    )
+    sources = {**parameters.sources, "depletion": source}
+    return parameters.replace(depletion=depletion, sources=sources), (
+        f"depletion: {depletion.mean:+.2f} (the last land costs {1 + depletion.mean:.2f}× the first) from "
+        "a trend "
+        f"of {mean:+.1%}/yr ({source}) over {years:,.1f} years of clearance at the recent pace; prior median "
+        f"{prior.median:.2f}"
+    )
+
+
+def _volatility_notes(parameters: Parameters, pooled: PooledPriors, history: History) -> list[str]:
+    v = parameters.volatility
+    return [
+        f"output volatility: level {v.level_sigma:.2f}, walk {v.walk_sigma:.2f}/yr, year {v.year_sigma:.2f} "
+        f"(log sd; pooled over {len(pooled.countries)} national series)",
+        f"stock revisions: {v.revision_rate:.0%} a year (pooled {pooled.volatility.revision_rate:.0%}, "
+        "moved by "
+        f"{len(history.years)} full year(s) of register without one), ×{math.exp(v.revision_log_mean):.2f} "
+        "median, "
+        f"log sd {v.revision_log_sigma:.2f} for a stock this size",
+    ]
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -460,9 +602,11 @@ def _calibration_notes(history: History, parameters: Parameters, priors: Paramet
         rows = np.asarray(history.release_by_class.get(c, np.zeros((0, 3))))
         if rows.size:
             f = parameters.funnel[c]
+            prior = priors.funnel[c]
             notes.append(
                 f"funnel {name}: {rows.shape[0]} hazards released in full → cancelled/reduced/cleared "
-                f"{f.cancelled:.0%}/{f.reduced:.0%}/{f.cleared:.0%}"
+                f"{f.cancelled:.0%}/{f.reduced:.0%}/{f.cleared:.0%} (prior "
+                f"{prior.cancelled:.0%}/{prior.reduced:.0%}/{prior.cleared:.0%})"
             )
     if "new_contamination" in parameters.sources and parameters.sources != priors.sources:
         share = parameters.new_contamination_share_per_year

@@ -32,6 +32,9 @@ class TrialOutcomes:
     remaining: np.ndarray  # (trials, years) m² open at year end (stock + new − released)
     released: np.ndarray  # (trials, years, 3) cumulative m² released by method by year end
     arrived: np.ndarray  # (trials, years) cumulative m² of new contamination by year end
+    # (trials, years) cumulative m² added to (+) or cut from (−) the stock by revisions of its
+    # estimate by year end: remaining = stock + arrived + revised − released.
+    revised: np.ndarray
 
     @classmethod
     def empty(cls, trials: int, regions: int, years: np.ndarray) -> TrialOutcomes:
@@ -44,6 +47,7 @@ class TrialOutcomes:
             remaining=np.zeros((trials, y)),
             released=np.zeros((trials, y, len(METHODS))),
             arrived=np.zeros((trials, y)),
+            revised=np.zeros((trials, y)),
         )
 
 
@@ -82,7 +86,11 @@ class YearBand:
 
 @dataclass(frozen=True)
 class YearRelease:
-    """Area released during ``year`` (m²): P50 by method, and P10/P50/P90 of the total."""
+    """Area released during ``year`` (m²): P50 by method, and P10/P50/P90 of the total.
+
+    ``revised_p50``: the median change of the stock estimate in the year (negative: cut by a
+    re-survey), which is not release.
+    """
 
     year: int
     cancelled_p50: float
@@ -91,6 +99,7 @@ class YearRelease:
     total_p10: float
     total_p50: float
     total_p90: float
+    revised_p50: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +110,7 @@ class YearRelease:
             "total_p10": self.total_p10,
             "total_p50": self.total_p50,
             "total_p90": self.total_p90,
+            "revised_p50": self.revised_p50,
         }
 
 
@@ -230,6 +240,8 @@ def summarise(
     per_year = np.diff(cumulative, axis=1, prepend=0.0)
     by_method = np.median(per_year, axis=0) if keep else np.zeros((0, 3))
     tq = np.quantile(per_year.sum(axis=2), [0.1, 0.5, 0.9], axis=0) if keep else np.zeros((3, 0))
+    revised = np.diff(outcomes.revised[:, :keep], axis=1, prepend=0.0)
+    rev_p50 = np.median(revised, axis=0) if keep else np.zeros(0)
     released = tuple(
         YearRelease(
             int(years[i]),
@@ -239,6 +251,7 @@ def summarise(
             float(tq[0, i]),
             float(tq[1, i]),
             float(tq[2, i]),
+            float(rev_p50[i]),
         )
         for i in range(keep)
     )
@@ -278,7 +291,10 @@ def _iso(d: date | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _add_days(start: date, days: float) -> date:
+def _add_days(start: date, days: float) -> date | None:
+    """``start + days``, or ``None`` beyond the last date Python can hold (year 9999)."""
     from datetime import timedelta
 
+    if not math.isfinite(days) or days > (date.max - start).days:
+        return None
     return start + timedelta(days=int(days))

@@ -134,13 +134,14 @@ class _Buffers:
         self.split = np.zeros((rows, npad), dtype)
         self.effort = np.zeros((rows, npad), dtype)
         self.tmp = np.zeros((rows, npad), dtype)
+        self.nts = np.zeros((rows, npad), dtype)
         self.surplus: np.ndarray | None = None
 
-    def daily(self, rows: int, days: int) -> np.ndarray:
-        """Scratch ``(rows, days)`` float64 for the capacity surplus of one stage."""
-        if self.surplus is None or self.surplus.shape[0] < rows:
-            self.surplus = np.empty((rows, days))
-        return self.surplus[:rows]
+    def daily(self, rows: int, days: int, k: int) -> np.ndarray:
+        """Scratch ``(rows, days)`` float64 number ``k`` (0 or 1) for one stage's capacity."""
+        if self.surplus is None or self.surplus.shape[1] < rows:
+            self.surplus = np.empty((2, rows, days))
+        return self.surplus[k, :rows]
 
 
 @dataclass
@@ -231,17 +232,19 @@ class _Engine:
         self.stock = float(model.area.sum())
         _, self.year_end = model.timeline.year_ends
         self.arrived_at_year_end = model.arrival_years[self.year_end]
-        # Calendar-month segments of the day axis (the first one starts on day 0). A year end
-        # is the last day of a December segment: year_segment[y] is that segment's index.
-        month = model.timeline.month
-        self.segment_start = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
-        self.segment_end = np.append(self.segment_start[1:], model.days)
-        self.segment_days = int((self.segment_end - self.segment_start).max())
-        self.year_segment = np.searchsorted(self.segment_start, self.year_end, side="right") - 1
-        # Per stage: rows whose weighted sum is the daily surplus K − N (see run_block).
+        # Calendar years of the timeline (index 0 = the start's year): the output factor and
+        # the stock revision factor are constant within one.
+        day_year = model.timeline.year - model.timeline.start.year
+        self.n_years = int(day_year[-1]) + 1
+        self.day_year = day_year.astype(np.int64)
+        self.year_first = np.flatnonzero(np.r_[True, day_year[1:] != day_year[:-1]])
+        self.year_last = np.append(self.year_first[1:] - 1, model.days - 1)
+        years, _ = model.timeline.year_ends
+        self.year_end_index = (years - model.timeline.start.year).astype(np.int64)
+        # Per stage: rows whose weighted sum is the cumulative capacity K (see run_block).
         self.rows: dict[str, np.ndarray] = {}
         for stage in STAGES:
-            parts = [model.cum_team_days[list(STAGE_TYPES[stage])], model.arrival_years[None]]
+            parts = [model.cum_team_days[list(STAGE_TYPES[stage])]]
             if stage == "clearance":
                 parts.append(model.cum_budget_m2[None])
             self.rows[stage] = np.ascontiguousarray(np.concatenate(parts))
@@ -290,9 +293,12 @@ class _Engine:
         self._share(gbar, share_spread, u_split, split, tmp)
         np.multiply(split, kept, out=split)  # m² cleared
         depletion = draws.depletion[sl]
-        if np.any(depletion > 0):
+        depleted = bool(np.any(depletion != 0))
+        nts_effort = buf.nts[:b]
+        if depleted:
             np.multiply(depletion[:, None].astype(dtype), self.position, out=effort)
             effort += 1
+            np.multiply(self.area, effort, out=nts_effort)  # NTS effort
             np.multiply(kept, effort, out=kept)  # TS effort
             np.multiply(split, effort, out=effort)  # clearance effort before noise
         else:
@@ -310,6 +316,8 @@ class _Engine:
         cancelled = _Prefix.of(cancel, m)
         cleared = _Prefix.of(split, m)
         effort_of = {"ts": _Prefix.of(kept, m), "clearance": _Prefix.of(effort, m)}
+        if depleted:
+            effort_of["nts"] = _Prefix.of(nts_effort, m)
 
         # New contamination follows class 0's trial-mean funnel at depletion 1: effort per m²
         # arrived (w) and m² released per unit of effort (rho), per stage.
@@ -321,79 +329,110 @@ class _Engine:
 
         region_pos = self.region_last
         year_end = self.year_end
-        released = np.zeros((b, year_end.size, 3))
+        output_factor = draws.output_factor[sl, : self.n_years]
+        stock_factor = draws.stock_factor[sl, : self.n_years + 1]
+        vary_output = bool(np.any(output_factor != 1.0))
+        vary_stock = bool(np.any(stock_factor != 1.0))
+        released_new = np.zeros((b, year_end.size, 3))
         counts: dict[str, np.ndarray] = {}
         for s, stage in enumerate(STAGES):
-            # Surplus X = K − N: cumulative capacity minus cumulative new-contamination effort,
-            # one matrix product. Stock work done by day d is S(d) = max(0, max X[0..d]).
-            coef = [productivity[:, list(STAGE_TYPES[stage])], -(rate * w[stage])[:, None]]
+            # K: cumulative capacity (m²-effort), scaled year by year by the output factor.
+            coef = [productivity[:, list(STAGE_TYPES[stage])]]
             if stage == "clearance":
                 coef.append(np.ones((b, 1)))
-            coef_m = np.concatenate(coef, axis=1)
-            surplus = buf.daily(b, model.days)
-            np.matmul(coef_m, self.rows[stage], out=surplus)
-            month_max = np.maximum.reduceat(surplus, self.segment_start, axis=1)
-            np.maximum.accumulate(month_max, axis=1, out=month_max)
+            capacity = buf.daily(b, model.days, 0)
+            np.matmul(np.concatenate(coef, axis=1), self.rows[stage], out=capacity)
+            if vary_output:
+                capacity = self._by_year(capacity, output_factor)
+            # Stock work S = max(0, cummax(K − N)): new contamination N is worked first.
+            work = buf.daily(b, model.days, 1)
+            new_effort = rate * w[stage]
+            if np.any(new_effort > 0):
+                np.multiply(new_effort[:, None], model.arrival_years[None, :], out=work)
+                np.subtract(capacity, work, out=work)
+            else:
+                np.copyto(work, capacity)
+            np.maximum.accumulate(work, axis=1, out=work)
+            np.maximum(work, 0.0, out=work)
+            # In units of the starting stock: a m² worked while the estimate stands at Z
+            # finishes 1/Z m² of the stock as it was first measured.
+            stock_work = self._by_year(work, 1.0 / stock_factor[:, :-1]) if vary_stock else work
 
-            if stage == "nts":
+            if stage == "nts" and not depleted:
                 total = np.full(b, self.cum_area[-1])
                 at_region = np.broadcast_to(self.cum_area[region_pos + 1], (b, region_pos.size))
             else:
                 total = effort_of[stage].total()
                 at_region = effort_of[stage].inclusive_at(region_pos)
             at_region = np.where(self.region_has, at_region, 0.0)
-            found = self._first_day(surplus, month_max, np.column_stack([total, at_region]))
+            found = self._first_day(stock_work, np.column_stack([total, at_region]))
             out.stage_completion_day[sl, s] = found[:, 0]
             if s == 0:
                 out.region_day[sl] = found[:, 1:]
             else:
                 np.maximum(out.region_day[sl], found[:, 1:], out=out.region_day[sl])
 
-            done_by = np.maximum(month_max[:, self.year_segment], 0.0)  # S at each 31 December
-            if stage == "nts":
+            done_by = stock_work[:, year_end]  # at each 31 December
+            if stage == "nts" and not depleted:
                 counts[stage] = np.searchsorted(self.cum_area[1:], done_by, side="right")
             else:
                 counts[stage] = effort_of[stage].count_le(done_by, n)
-            # Work on new contamination by a year end = capacity − stock work = X + N − S.
-            new_work = (
-                surplus[:, year_end] + (rate * w[stage])[:, None] * (self.arrived_at_year_end) - done_by
-            )
-            released[:, :, s] += new_work * rho[stage][:, None]
+            # Work on new contamination by a year end = capacity − stock work (real m²).
+            released_new[:, :, s] += (capacity[:, year_end] - work[:, year_end]) * rho[stage][:, None]
 
-        # Stock released by each method at year ends; TS releases what NTS did not cancel and
-        # clearance will not clear, so its share is the rest of the area.
+        # Stock released by each method at year ends, in m² of the starting estimate; TS
+        # releases what NTS did not cancel and clearance will not clear.
         c_nts, c_ts, c_cl = counts["nts"], counts["ts"], counts["clearance"]
-        released[:, :, 0] += cancelled.sum_before(c_nts, n)
-        released[:, :, 1] += self.cum_area[c_ts] - cancelled.sum_before(c_ts, n) - cleared.sum_before(c_ts, n)
-        released[:, :, 2] += cleared.sum_before(c_cl, n)
+        first = np.zeros((b, year_end.size, 3))
+        first[:, :, 0] = cancelled.sum_before(c_nts, n)
+        first[:, :, 1] = self.cum_area[c_ts] - cancelled.sum_before(c_ts, n) - cleared.sum_before(c_ts, n)
+        first[:, :, 2] = cleared.sum_before(c_cl, n)
+        left = self.stock - first.sum(axis=2)
+        if vary_stock:
+            # Released land counts at the estimate of its year; at each year end the land left
+            # is revised from Z(y) to Z(y + 1).
+            z_year = stock_factor[:, self.year_end_index]
+            z_next = stock_factor[:, self.year_end_index + 1]
+            stock_released = np.cumsum(np.diff(first, axis=1, prepend=0.0) * z_year[..., None], axis=1)
+            revised = np.cumsum((z_next - z_year) * left, axis=1)
+            stock_left = z_next * left
+        else:
+            stock_released, revised, stock_left = first, np.zeros_like(left), left
         arrived = rate[:, None] * self.arrived_at_year_end
-        out.released[sl] = released
+        out.released[sl] = stock_released + released_new
         out.arrived[sl] = arrived
-        out.remaining[sl] = self.stock + arrived - released.sum(axis=2)
+        out.revised[sl] = revised
+        out.remaining[sl] = stock_left + arrived - released_new.sum(axis=2)
         out.completion_day[sl] = out.stage_completion_day[sl].max(axis=1)
 
-    def _first_day(self, surplus: np.ndarray, month_max: np.ndarray, need: np.ndarray) -> np.ndarray:
-        """First day on which stock work ``S = max(0, cummax(surplus))`` reaches ``need``.
+    def _by_year(self, cum: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        """``cum`` (cumulative over days) with each calendar year's increments × its factor.
 
-        ``S(d) ≥ E`` exactly when some day ``s ≤ d`` has ``surplus[s] ≥ E`` (for ``E > 0``), so
-        find the first calendar month whose running maximum reaches ``E``, then the first day
-        inside it. ``inf`` if never within the horizon; day 0 for ``E ≤ 0``.
+        ``factor``: ``(rows, n_years)``. Returns a new ``(rows, days)`` array.
+        """
+        rows = cum.shape[0]
+        start = np.zeros((rows, self.n_years))
+        start[:, 1:] = cum[:, self.year_first[1:] - 1]
+        increment = factor * (cum[:, self.year_last] - start)
+        base = np.zeros((rows, self.n_years))
+        np.cumsum(increment[:, :-1], axis=1, out=base[:, 1:])
+        y = self.day_year
+        out = cum - start[:, y]
+        out *= factor[:, y]
+        out += base[:, y]
+        return out
+
+    def _first_day(self, stock_work: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """First day on which the (non-decreasing) stock work reaches ``need``.
+
+        ``inf`` if never within the horizon; day 0 for ``need ≤ 0``.
         """
         rows, q = need.shape
-        seg = np.empty((rows, q), dtype=np.int64)
+        day = np.empty((rows, q))
         for r in range(rows):
-            seg[r] = np.searchsorted(month_max[r], need[r], side="left")
-        day = np.full((rows, q), np.inf)
+            day[r] = np.searchsorted(stock_work[r], need[r], side="left")
+        day[day >= self.model.days] = np.inf
         day[need <= 0] = 0.0
-        ri, qi = np.nonzero((need > 0) & (seg < self.segment_start.size))
-        if ri.size:
-            g = seg[ri, qi]
-            first = self.segment_start[g]
-            span = np.arange(self.segment_days)
-            idx = np.minimum(first[:, None] + span, self.model.days - 1)
-            hit = surplus[ri[:, None], idx] >= need[ri, qi][:, None]
-            hit &= (first[:, None] + span) < self.segment_end[g][:, None]
-            day[ri, qi] = first + np.argmax(hit, axis=1)
         return day
 
     def _share(
