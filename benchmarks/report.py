@@ -144,6 +144,30 @@ def _forecast_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _validation_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """``validation.json``: leave-one-country-out backtests over the national series."""
+    ratio = d["error_ratio"]
+    return [
+        _row(
+            "validation",
+            f"out of sample: later stocks inside P10–P90 ({d['stock_points']} in {d['countries']} countries)",
+            100 * d["coverage"]["80"],
+            "%",
+            "target 70–90 % (an 80 % band)",
+        ),
+        _row(
+            "validation",
+            "  median |P50 error| of the remaining area",
+            100 * d["median_abs_p50_error"],
+            "%",
+            f"naive stock ÷ rate: {100 * d['median_abs_naive_error']:.0f} %",
+            ratio,
+            "demine ÷ naive (target ≤ 0.7)",
+        ),
+        _row("validation", f"  run time ({d['trials']:,} trials per forecast)", d["seconds"], "s"),
+    ]
+
+
 def _workplan_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         _row(
@@ -344,6 +368,7 @@ BUILDERS = {
     "import": _import_rows,
     "checks": _checks_rows,
     "forecast": _forecast_rows,
+    "validation": _validation_rows,
     "workplan": _workplan_rows,
     "api": _api_rows,
     "prioritise": _prioritise_rows,

@@ -30,7 +30,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-ORDER = ["forecast", "store", "checks", "import", "prioritise", "workplan", "reports", "api", "backends"]
+ORDER = [
+    "forecast",
+    "validation",
+    "store",
+    "checks",
+    "import",
+    "prioritise",
+    "workplan",
+    "reports",
+    "api",
+    "backends",
+]
 OPTIONAL = {"backends"}  # written by another issue: run when present
 SMALL_ARGS = {
     "store": ["--hazards", "2000"],

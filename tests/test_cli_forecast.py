@@ -181,3 +181,28 @@ def test_cli_constants_match_the_planner():
 
     assert forecast_cli.DEFAULT_HORIZON_YEARS == DEFAULT_HORIZON_YEARS
     assert forecast_cli.DAYS_PER_YEAR == DAYS_PER_YEAR
+
+
+def test_readme_forecasting_examples_run_as_written(demo, tmp_path):
+    # Every `demine forecast|backtest` line of the README's Forecasting examples, run from the
+    # repository root as written: the register examples on a copy of the session's demo, which
+    # stands in for the demo.gpkg `make run` builds; a chart goes to a scratch folder.
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Forecasting", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("#", 1)[0].split() for line in block.splitlines() if line.startswith("demine ")]
+    assert len(lines) >= 5
+    if demo.backend == "sqlite":
+        db = tmp_path / "demo.gpkg"
+        shutil.copy(demo.path, db)
+    else:
+        db = demo.path
+    for words in lines:
+        args = [str(db) if w == "demo.gpkg" else w for w in words[1:]]
+        args = [str(tmp_path / w) if w.endswith(".png") else w for w in args]
+        proc = subprocess.run([*_demine(), *args], capture_output=True, text=True, timeout=600, cwd=root)
+        assert proc.returncode == 0, (words, proc.stdout[-2000:], proc.stderr[-2000:])
+        assert "Traceback" not in proc.stderr

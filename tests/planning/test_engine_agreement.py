@@ -18,6 +18,8 @@ from demine.planning import (
     simulate,
     simulate_reference,
 )
+from demine.planning.distributions import Normal
+from demine.planning.parameters import Volatility
 
 START = date(2025, 3, 15)
 
@@ -42,8 +44,25 @@ RICH_CAPACITY = CapacityPlan(
     budgets=(Budget(100_000, 2.0, date(2026, 1, 1), date(2028, 12, 31)),),
 )
 
+# Every source of year-to-year movement at once, strongly, so the engines must agree on each.
+VOLATILE = Volatility(
+    level_sigma=0.3,
+    walk_sigma=0.2,
+    year_sigma=0.3,
+    revision_rate=0.4,
+    revision_log_mean=-0.1,
+    revision_log_sigma=0.6,
+    revision_years=6.0,
+    revision_drift=0.02,
+    discovery_year_sigma=0.5,
+)
+
 CASES = {
     "defaults": (default_parameters(), CapacityPlan({"manual": 4, "nts": 1, "ts": 1})),
+    "output and stock volatility, negative depletion": (
+        default_parameters().replace(volatility=VOLATILE, depletion=Normal(-0.3, 0.2)),
+        RICH_CAPACITY,
+    ),
     "rich capacity": (default_parameters(), RICH_CAPACITY),
     "class factors and new contamination in m²": (
         default_parameters().replace(
@@ -92,6 +111,7 @@ def test_same_days_and_areas_as_reference_in_float64(case):
     assert np.allclose(fast.remaining, ref.remaining, rtol=0, atol=1e-6 * scale)
     assert np.allclose(fast.released, ref.released, rtol=0, atol=1e-6 * scale)
     assert np.allclose(fast.arrived, ref.arrived, rtol=1e-9)
+    assert np.allclose(fast.revised, ref.revised, rtol=0, atol=1e-6 * scale)
 
 
 def test_float32_engine_within_a_day_of_reference():

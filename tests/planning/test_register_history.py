@@ -23,7 +23,6 @@ from demine.planning.register_history import (
     working_days_from_reports,
 )
 from demine.storage import schema
-from demine.storage.types import year_of
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +118,22 @@ def test_history_from_the_register(demo_db, demo, start):
         history = load_history(conn, start)
         first = conn.execute(select(func.min(p.c.released_on))).scalar()
         reports = conn.execute(select(func.count()).select_from(schema.progress_report)).scalar()
-    # Complete calendar years after the first year of recorded release.
-    assert list(history.years) == list(range(first.year + 1, start.year))
-    for i, y in enumerate(history.years):
+    # Whole years counted back from the start, all after the first recorded release, each
+    # labelled by the calendar year it mostly falls in.
+    ends = [start]
+    while (begin := ends[-1].replace(year=ends[-1].year - 1)) > first:
+        ends.append(begin)
+    windows = list(zip(ends[1:], ends[:-1], strict=True))[::-1]
+    assert len(history.years) == len(windows) >= 1
+    for i, (begin, end) in enumerate(windows):
+        assert history.years[i] == (begin + (end - begin) / 2).year
         with demo_db.connect() as conn:
             registered = conn.execute(
                 select(func.sum(e.c.change_m2)).where(
-                    e.c.event == "registered", year_of(e.c.occurred_on) == str(y)
+                    e.c.event == "registered", e.c.occurred_on >= begin, e.c.occurred_on < end
                 )
             ).scalar()
-            stock = remaining_on(conn, date(y - 1, 12, 31))
+            stock = remaining_on(conn, begin - timedelta(days=1))
         assert history.discovered_m2[i] == pytest.approx(registered or 0.0)
         assert history.stock_m2[i] == pytest.approx(stock)
     samples = sum(len(v) for v in history.productivity.values())
@@ -193,3 +198,25 @@ def test_register_forecast_runs(prepared):
     assert c.p10 is not None and c.p10 >= prepared.inputs.start
     assert result.naive_years and result.naive_years > 0
     assert len(result.regions) == prepared.inputs.n_regions >= 1
+
+
+@pytest.mark.parametrize("months_before", [3, 6, 9, 12])
+def test_forecast_from_an_earlier_start_covers_what_the_generator_then_did(demo_db, demo, months_before):
+    # The synthetic generator knows the process it simulates; a forecast made from the register
+    # as it stood months before the end of its history must hold what the generator then did.
+    from demine.planning.register_history import _remaining_before
+
+    end = demo.as_of + timedelta(days=1)
+    start = date(end.year, end.month, 1) - timedelta(days=round(months_before * 30.44))
+    start = date(start.year, start.month, 1)
+    with demo_db.connect() as conn:
+        prepared = prepare_from_register(conn, start)
+        actual = _remaining_before(conn, end)
+    result = prepared.forecast(1000, 3)
+    o = result.outcomes
+    # Each trial's remaining area on the last day of the history, between its year ends.
+    days = np.array([-1] + [(date(int(y), 12, 31) - start).days for y in o.years])
+    paths = np.column_stack([np.full(o.remaining.shape[0], prepared.inputs.stock_m2), o.remaining])
+    at_end = np.array([np.interp((end - start).days - 1, days, row) for row in paths])
+    p10, p50, p90 = np.quantile(at_end, [0.1, 0.5, 0.9])
+    assert p10 <= actual <= p90, (p10, p50, p90, actual)

@@ -16,6 +16,10 @@ def test_a_scenario_runs_beside_the_baseline(open_as, server, screenshot):
     print(f"baseline forecast shown {time.perf_counter() - started:.2f} s after opening the page")
     assert DATE.match(page.locator("#baseline-completion [data-key='p50']").inner_text())
     assert page.locator("#baseline img.fan").get_attribute("src").startswith("data:image/png;base64,")
+    # One line per input that the register's own records moved, each naming the prior.
+    overruled = page.locator("#calibration li")
+    assert overruled.count() >= 4
+    assert all("prior" in text or "pooled" in text for text in overruled.all_inner_texts())
 
     # A wrong scenario says what is wrong, key by key.
     page.get_by_role("button", name="Add teams").click()

@@ -156,6 +156,10 @@ def validate_command(
             help="Also refit the pooled priors every forecast uses (src/demine/planning/pooled_priors.json).",
         ),
     ] = True,
+    readme: Annotated[
+        Path,
+        typer.Option("--readme", help="A README whose validation table (between its markers) to refresh."),
+    ] = Path("README.md"),
     json_out: JsonOption = False,
 ) -> None:
     """Leave-one-country-out backtests over the corpus of published national series.
@@ -170,12 +174,15 @@ def validate_command(
     from demine.planning.pooled import save_pooled
     from demine.planning.programme_file import ProgrammeError
     from demine.planning.validation import checkpoints, load_corpus, validate
-    from demine.planning.validation_report import write_report
+    from demine.planning.validation_report import figures_of, update_readme, write_report
 
     try:
         series = load_corpus(corpus)
     except ProgrammeError as exc:
         _file_problems(exc)
+    except DemineError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
     total = sum(len(checkpoints(p)) for p in series)
     with Progress(console=err_console, transient=True, disable=json_out) as progress:
         task = progress.add_task("backtests", total=total)
@@ -187,6 +194,8 @@ def validate_command(
     written = write_report(result, series, out)
     if fit:
         written["pooled"] = save_pooled(result.pooled)
+    if readme.exists() and update_readme(readme, figures_of(result)):
+        written["readme"] = readme
     summary = result.summary()
     if json_out:
         print_json({**summary, "written": {k: str(v) for k, v in written.items()}})

@@ -12,7 +12,7 @@ region and a place in the priority order. Its area passes a land release funnel:
 is cancelled by non-technical survey (NTS), of the rest a share is reduced by technical survey
 (TS), and the remainder is cleared. The funnel's mean shares are drawn per trial and class from a
 Dirichlet; each hazard then varies uniformly around them (``hazard_share_spread``), keeping the
-mean. Sourced defaults: planning-figures §7 and §2.1 (see :mod:`.parameters`).
+mean. Sourced defaults: ``docs/forecast-sources.md`` (see :mod:`.parameters`).
 
 **Stages and effort.** Three stages work in parallel, each serving hazards in priority order
 with pooled capacity (the next hazard starts as soon as the previous one is done):
@@ -26,7 +26,7 @@ stock served before the hazard, ``δ`` drawn per trial). ``e_i`` is per-hazard e
 ``q`` a per-class speed factor. Effort is in m² of reference land; capacity is in the same unit:
 Σ over team types of (m² per team-day, lognormal, drawn per trial) × team-days worked, plus m²
 bought by budgets. Stages have no precedence: NTS and TS capacity is far larger than the
-clearance it feeds (§1), so ignoring the wait between them changes little, and a stage with no
+clearance it feeds, so ignoring the wait between them changes little, and a stage with no
 capacity is reported, not hidden.
 
 **Capacity** (:mod:`.capacity`) is deterministic: accredited teams by type, teams added or
@@ -43,7 +43,7 @@ empty; if that never happens within the horizon the result says so (``None`` dat
 **Outputs** per trial: completion day, each region's completion (its last hazard's), and on each
 31 December the area released by method and the area still open. Percentiles over trials give
 completion P10/P50/P90, the remaining-area band by year and region P50/P90. ``naive_years`` is
-stock ÷ recent clearance rate (the "757 years" method, §4.1) for comparison.
+stock ÷ recent clearance rate (the "757 years" method) for comparison.
 
 Engines
 =======

@@ -13,7 +13,7 @@ For team type ``k`` on day ``d``::
 
 so ``working_days_per_year`` is what a team would work in a year with no closed months
 (weekends, holidays, weather, stand-downs), and closed months (winter, or hot months for dogs:
-§1.2, no dog work above 30 °C) come on top.
+SFOR 2001: no dog work above 30 °C) come on top.
 
 A team that joins on day ``a`` works at ``ramp(d − a) = min(1, (d − a + 1) / R)`` of full output,
 ``R`` = ramp-up in days. A training pipeline takes in trainees every day of its window; they

@@ -1,7 +1,7 @@
 """Burn-down fan chart: remaining area against time, as a PNG.
 
 The P10–P90 band of the remaining area at each year end, the P50 line, the straight line a
-"stock ÷ recent clearance rate" planner would draw (§4.1 of the planning figures), and, for a
+"stock ÷ recent clearance rate" planner would draw, and, for a
 scenario, its P50 line and band. Drawn with matplotlib's Agg canvas directly (no pyplot, no
 display, no global state), so it works on a server and from several threads.
 """

@@ -9,7 +9,8 @@ Protocol (so that both engines, and a baseline and its scenario, see the very sa
   class, depletion, new contamination; then, per calendar year of the longest horizon
   (``YEARS``, whatever the forecast's own horizon, so a trial is the same trial at any
   horizon), the output level, walk and noise and the stock revisions
-  (:class:`~demine.planning.parameters.Volatility`).
+  (:class:`~demine.planning.parameters.Volatility`), then each year's new contamination
+  around the trial's rate (``discovery_year_sigma``).
 * Hazard-level values of trial ``t`` are float32 uniforms from trial ``t``'s own stream, in
   service order: ``u_share`` (2 × n: cancelled, then the cleared part of the rest) when
   ``hazard_share_spread > 0``, then ``u_effort`` (n) when ``hazard_effort_spread > 0``.
@@ -49,6 +50,7 @@ class TrialDraws:
     new_m2_per_year: np.ndarray  # (trials,) newly found contamination
     output_factor: np.ndarray  # (trials, YEARS) capacity multiplier in calendar year start + y
     stock_factor: np.ndarray  # (trials, YEARS + 1) stock revision factor Z during year y (Z[0] = 1)
+    discovery_factor: np.ndarray  # (trials, YEARS) new contamination found in year y ÷ the trial's rate
     share_spread: float
     effort_spread: float
     hazard_seeds: tuple[np.random.SeedSequence, ...]
@@ -111,6 +113,11 @@ def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float)
     if np.any(productivity < 0) or np.any(class_factor <= 0) or np.any(new < 0):
         raise ValueError("productivity and new contamination must be ≥ 0, class factors > 0")
     output_factor, stock_factor = _year_factors(parameters, rng, trials)
+    sigma = parameters.volatility.discovery_year_sigma
+    found = rng.standard_normal((trials, YEARS))
+    discovery_factor = (
+        np.exp(np.clip(sigma * found - sigma**2 / 2, -27.6, 27.6)) if sigma > 0 else np.ones_like(found)
+    )
     return TrialDraws(
         productivity=productivity,
         funnel=funnel,
@@ -119,6 +126,7 @@ def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float)
         new_m2_per_year=np.maximum(new, 0.0),
         output_factor=output_factor,
         stock_factor=stock_factor,
+        discovery_factor=discovery_factor,
         share_spread=parameters.hazard_share_spread,
         effort_spread=parameters.hazard_effort_spread,
         hazard_seeds=tuple(hazard_seq.spawn(trials)),

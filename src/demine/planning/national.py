@@ -56,7 +56,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from demine.domain.errors import Problem
-from demine.planning.calibrate import History, calibrate
+from demine.planning.calibrate import History, calibrate, discovery_spread
 from demine.planning.capacity import CapacityPlan, Season
 from demine.planning.distributions import Distribution, Fixed, Funnel, Normal
 from demine.planning.inputs import ForecastInputs
@@ -599,7 +599,8 @@ class _National:
             )
             self.notes.append(
                 f"{stage}: no team counts; output level {level / 1e6:,.2f} km²/yr (median of "
-                f"{_years_text(years)}, detrended) ≈ {teams[ref]:,.1f} {ref} team equivalents"
+                f"{_years_text(years)}, detrended) ≈ {teams[ref]:,.1f} {ref} team equivalents at the prior "
+                "productivity"
             )
         if problems:
             raise ProgrammeError(problems)
@@ -675,6 +676,11 @@ class _National:
             revision_log_sigma=float(min(v.revision_log_sigma * size_scale, 5.0)),
             revision_years=self.survey_years,
             revision_drift=float(np.clip(drift, -0.2, 0.2)),
+            discovery_year_sigma=discovery_spread(
+                [float(r.added_m2) for r in series if r.added_m2 is not None]
+                if regular_additions(series)
+                else []
+            ),
         )
         self.notes.append(
             f"output volatility: level {out.level_sigma:.2f}, walk {out.walk_sigma:.2f}/yr, year "

@@ -1,8 +1,9 @@
 """Forecast parameters and their sourced defaults.
 
-Every default below comes from ``shared/reference/planning-figures.md`` (cited by section) or is
-marked as an assumption. They are priors: :func:`demine.planning.calibrate.calibrate` replaces
-them with a blend of the programme's own history as that history grows.
+Every default below is listed with its public source in ``docs/forecast-sources.md`` (the
+comments name the source briefly) or is marked as an assumption. They are priors:
+:func:`demine.planning.calibrate.calibrate` replaces them with a blend of the programme's own
+history as that history grows.
 
 Units: productivity is m² per team-day of work on "reference" land (the first land served; later
 land costs more effort, see ``depletion``). Team types and the land release stage they work on:
@@ -38,17 +39,17 @@ STAGE_OF: dict[str, str] = {
 }
 CLASS_NAMES: tuple[str, ...] = ("SHA", "CHA")
 
-# §7: "Deminers per manual team 6–10; Ukraine ≈6 per team; SOP pairs" — we take the middle.
+# Deminers per manual team: 6–10 in programmes (Ukraine ≈6 per team, 2024); we take the middle.
 DEMINERS_PER_TEAM = 8
-# §7: "Manual clearance, per deminer 25 m²/day (10–50)" (HALO; GLOBSEC; APOPO). We read 50 as the
+# Manual clearance per deminer: 25 m²/day, 10–50 (HALO Trust; GLOBSEC 2023). We read 50 as the
 # 90th percentile of the programme-wide average; the implied 10th percentile is 12.5 (close to 10).
 MANUAL_M2_PER_DEMINER_DAY = Lognormal.from_median_p90(25.0, 50.0)
-# §7: "Working days per year ~200–230 (assumption; set per country and season)".
+# (docs/forecast-sources.md): "Working days per year ~200–230 (assumption; set per country and season)".
 WORKING_DAYS_PER_YEAR = 220.0
-# Assumption: new teams reach full output linearly over 3 months. §1.2 (GICHD): dogs need 1–6
-# months of acclimatisation in country; §1.4: Colombia took ~2 years to grow 4×.
+# Assumption: new teams reach full output linearly over 3 months. dogs need 1–6
+# months of acclimatisation in country; Colombia took ~2 years to grow 4×.
 RAMP_UP_MONTHS = 3.0
-# §7: "Clearance cost US$1–3/m² typical (0.8–10)" (Eaton 2003; Croatia 2023; WB Ukraine 2023).
+# Clearance cost: US$1–3/m² typical (Eaton 2003; Croatia 2023).
 COST_PER_M2_USD = 2.0
 
 
@@ -56,16 +57,16 @@ def _default_productivity() -> dict[str, Distribution]:
     manual = Lognormal(MANUAL_M2_PER_DEMINER_DAY.median * DEMINERS_PER_TEAM, MANUAL_M2_PER_DEMINER_DAY.sigma)
     return {
         "manual": manual,
-        # §7: "MDD pair (clearance) 800 m²/day (400–1,500)" (SFOR 2001; UN Afghanistan ≈3× manual).
+        # A dog pair clearing: 800 m²/day, 400–1,500 (SFOR Informer 113, 2001).
         "mdd": Lognormal.from_median_p90(800.0, 1500.0),
-        # §7: "Machine 2,500–5,000 m²/day realistic; vendor claims up to 15–30k; discount
-        # heavily" (§1.3: ≈2,500 per machine in a 2-machine system, deminingsystems.co.uk).
+        # A machine with follow-up: 2,500–5,000 m²/day realistic; vendor claims of 15–30k discounted
+        # (≈2,500 per machine in a 2-machine system, manufacturers' comparisons).
         "mechanical": Lognormal.from_median_p90(2500.0, 5000.0),
-        # Assumption, order of magnitude only: no per-team NTS output was found. §3.1 Ukraine
+        # Assumption, order of magnitude only: no per-team NTS output was found. Ukraine
         # released ≈17,000 km² in 2024, mostly by survey, with ~684 teams and >200 machines,
         # i.e. ≈100,000 m² per team-day across all teams at 220 days (inference).
         "nts": Lognormal.from_median_p90(50_000.0, 150_000.0),
-        # Assumption: §7 "MDR (TS) 2,000+ m²/day per rat team" (APOPO) and "machine (ground
+        # Assumption: "MDR (TS) 2,000+ m²/day per rat team" (APOPO) and "machine (ground
         # preparation / TS) 2,500–5,000 m²/day".
         "ts": Lognormal.from_median_p90(3000.0, 6000.0),
     }
@@ -73,12 +74,12 @@ def _default_productivity() -> dict[str, Distribution]:
 
 def _default_funnel() -> tuple[Funnel, ...]:
     return (
-        # SHA. §7: NTS cancels 30–50% of released area, TS reduces 20–25%, 30–45% needs full
-        # clearance; §2.1: States Parties 2022 32/24/44%, Cambodia 2015 48/20/32%, 2016 42/21/37%.
-        # Concentration 30 gives ±9 points (1 sd) on the cancelled share, the spread seen in §2.1.
+        # SHA. NTS cancels 30–50% of released area, TS reduces 20–25%, 30–45% needs full
+        # clearance; States Parties 2022 32/24/44%, Cambodia 2015 48/20/32%, 2016 42/21/37%.
+        # Concentration 30 gives ±9 points (1 sd) on the cancelled share, the spread seen in .
         Funnel(0.40, 0.22, 0.38, concentration=30.0),
         # CHA. Assumption: a confirmed area has evidence of mines, so NTS rarely cancels it; most
-        # of it is cleared, TS trims the edges (§2.2: <3% of cleared land held any item).
+        # of it is cleared, TS trims the edges (<3% of cleared land held any item).
         Funnel(0.05, 0.25, 0.70, concentration=20.0),
     )
 
@@ -105,6 +106,9 @@ class Volatility:
     becomes yearly output. They go on for ``revision_years`` (``None``: the whole horizon): an
     estimate is revised while survey still finds and rules out land, and all together they
     never take it below ``REVISION_LOG_MIN`` or above ``REVISION_LOG_MAX`` of what it was.
+
+    **New contamination** (:class:`Parameters`' rate) comes in bursts: each year's finds are the
+    trial's rate times a mean-one lognormal with log sd ``discovery_year_sigma``.
     """
 
     level_sigma: float = 0.0
@@ -115,9 +119,10 @@ class Volatility:
     revision_log_sigma: float = 0.0
     revision_years: float | None = None
     revision_drift: float = 0.0
+    discovery_year_sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("level_sigma", "walk_sigma", "year_sigma", "revision_log_sigma"):
+        for name in ("level_sigma", "walk_sigma", "year_sigma", "revision_log_sigma", "discovery_year_sigma"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 <= value <= 5):
                 raise ValueError(f"{name} must be between 0 and 5, got {value!r}")
@@ -158,6 +163,7 @@ class Volatility:
             "revision_log_sigma": self.revision_log_sigma,
             "revision_years": self.revision_years,
             "revision_drift": self.revision_drift,
+            "discovery_year_sigma": self.discovery_year_sigma,
         }
 
 
@@ -192,19 +198,19 @@ class Parameters:
     class_names: tuple[str, ...] = CLASS_NAMES
     # No source gives different per-m² speeds for SHA and CHA land; both 1 until calibrated.
     clearance_class_factor: tuple[Distribution, ...] = (Fixed(1.0), Fixed(1.0))
-    # Assumption. §3.3: Cambodia's dense A1 clearance averaged <2 km²/yr against ~10 needed,
-    # after easy survey releases; §0.4 and §4.1: "easy land goes first". Median: the last land
+    # Assumption. Cambodia's dense A1 clearance averaged <2 km²/yr against ~10 needed,
+    # after easy survey releases; and "easy land goes first". Median: the last land
     # costs 1.5× the effort per m² of the first; 90th percentile 2.5×.
     depletion: Distribution = field(default_factory=lambda: Lognormal.from_median_p90(0.5, 1.5))
-    # Assumption: single hazards range from all-cancelled to all-cleared (§2.2: two-thirds of
+    # Assumption: single hazards range from all-cancelled to all-cleared (two-thirds of
     # HI Mozambique's 2008 tasks found nothing); 0.5 lets a hazard's shares and effort vary by
     # ±50% of their room around the trial's average, uniformly.
     hazard_share_spread: float = 0.5
     hazard_effort_spread: float = 0.5
     new_contamination_m2_per_year: Distribution | None = None
-    # Assumption: 1%/yr of the initial stock (90th percentile 3%). §3.8: Mozambique found a
-    # further 63,600 m² the year after completion; §3.3: Cambodia's baseline survey found
-    # 672.9 km² against an estimate of 648.8; §3.4: Angola reduced its stock by ≈3 km²/yr
+    # Assumption: 1%/yr of the initial stock (90th percentile 3%). Mozambique found a
+    # further 63,600 m² the year after completion; Cambodia's baseline survey found
+    # 672.9 km² against an estimate of 648.8; Angola reduced its stock by ≈3 km²/yr
     # against a planned 10 (inference).
     new_contamination_share_per_year: Distribution = field(
         default_factory=lambda: Lognormal.from_median_p90(0.01, 0.03)
@@ -215,16 +221,16 @@ class Parameters:
     volatility: Volatility = field(default_factory=lambda: Volatility())
     sources: Mapping[str, str] = field(
         default_factory=lambda: {
-            "productivity.manual": "planning-figures §7 (25 m²/deminer-day, 10–50) × 8 deminers",
-            "productivity.mdd": "planning-figures §7 (800 m²/day, 400–1,500)",
-            "productivity.mechanical": "planning-figures §7 (2,500–5,000 m²/day realistic)",
-            "productivity.nts": "assumption (order of magnitude from §3.1 Ukraine 2024)",
-            "productivity.ts": "assumption (§7 MDR and machine TS figures)",
-            "funnel.SHA": "planning-figures §7 and §2.1 (LM 2022, Cambodia 2015–16)",
+            "productivity.manual": "HALO Trust (25 m²/deminer-day, 10–50) × 8 deminers",
+            "productivity.mdd": "SFOR Informer 113, 2001 (800 m²/day, 400–1,500)",
+            "productivity.mechanical": "manufacturers' comparisons, discounted (2,500–5,000 m²/day)",
+            "productivity.nts": "assumption (order of magnitude from Ukraine 2024)",
+            "productivity.ts": "assumption (APOPO rat and machine TS figures)",
+            "funnel.SHA": "Landmine Monitor 2023 (States Parties 2022); Cambodia 2015–16",
             "funnel.CHA": "assumption",
-            "depletion": "assumption (§3.3 Cambodia, §4.1)",
-            "new_contamination": "assumption (§3.3, §3.4, §3.8)",
-            "working_days_per_year": "planning-figures §7 (~200–230, assumption)",
+            "depletion": "assumption (Landmine Monitor on Cambodia, 2016)",
+            "new_contamination": "assumption (Mozambique 2016, Cambodia 2010 baseline)",
+            "working_days_per_year": "assumption (~200–230)",
         }
     )
 

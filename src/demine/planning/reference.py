@@ -147,6 +147,7 @@ def _one_trial(
     revised = 0.0
     output_factor = [float(x) for x in draws.output_factor[t]]
     stock_factor = [float(x) for x in draws.stock_factor[t]]
+    discovery_factor = [float(x) for x in draws.discovery_factor[t]]
     calendar_year = timeline.year
     current = dict.fromkeys(STAGES, 0)
     left = {s: list(effort[s]) for s in STAGES}
@@ -156,7 +157,7 @@ def _one_trial(
         yi = int(calendar_year[d]) - inputs.start.year
         output, z = output_factor[yi], stock_factor[yi]
         team_days = teams.day(d, int(months[d]))
-        arriving = rate / DAYS_PER_YEAR if d < arrival_days else 0.0
+        arriving = rate / DAYS_PER_YEAR * discovery_factor[yi] if d < arrival_days else 0.0
         arrived += arriving
         for si, stage in enumerate(STAGES):
             cap = sum(productivity[k] * team_days[k] for k in TEAM_TYPES if STAGE_OF[k] == stage)

@@ -46,7 +46,7 @@ import numpy as np
 from sqlalchemy import Connection, case, func, select
 
 from demine.domain.accreditation import Accreditation, accreditation_status
-from demine.planning.calibrate import History, calibrate
+from demine.planning.calibrate import History, calibrate, discovery_spread
 from demine.planning.capacity import CapacityPlan, Season
 from demine.planning.distributions import Normal
 from demine.planning.inputs import ForecastInputs
@@ -210,16 +210,22 @@ def load_history(conn: Connection, start: date) -> History:
     discovered: list[float] = []
     stock: list[float] = []
     if first_release is not None:
-        by_year = _released_by_year(conn, start)
-        registered = _registered_by_year(conn, start)
-        # Complete calendar years only; the year operations began is partial, and what was
-        # registered before the first full year of operations is the register being filled.
-        for y in range(first_release.year + 1, start.year):
-            years.append(y)
+        # Whole years of operations, counted back from the start (the last twelve months, the
+        # twelve before...): what was registered before operations began is the register being
+        # filled (a baseline survey, a data migration), not discovery. Each is labelled by the
+        # calendar year it mostly falls in.
+        windows = []
+        end = start
+        while (begin := _year_before(end)) > first_release:
+            windows.append((begin, end))
+            end = begin
+        for begin, end in reversed(windows):
+            years.append((begin + (end - begin) / 2).year)
+            by_method = _released_between(conn, begin, end)
             for m in released:
-                released[m].append(by_year.get(y, {}).get(m, 0.0))
-            discovered.append(registered.get(y, 0.0))
-            stock.append(_remaining_before(conn, date(y, 1, 1)))
+                released[m].append(by_method.get(m, 0.0))
+            discovered.append(_registered_between(conn, begin, end))
+            stock.append(_remaining_before(conn, begin))
     return History(
         years=years,
         cancelled_m2=released["cancelled"],
@@ -260,7 +266,7 @@ def prepare_from_register(
     """A :class:`PreparedForecast` from the register as it stood on ``start`` (default: today).
 
     ``working_days``: measure each team type's working days per year from progress reports
-    (otherwise the default season, planning-figures §7).
+    (otherwise the default season, docs/forecast-sources.md).
     """
     start = start or date.today()
     priors = priors or default_parameters()
@@ -278,7 +284,11 @@ def prepare_from_register(
                 "working days per year from the last year's progress reports: "
                 + ", ".join(f"{t} {d:.0f} ({n} team-days)" for t, (d, n) in measured.items())
             )
-    capacity = CapacityPlan(teams={t: float(n) for t, n in teams.counted.items()}, seasons=seasons)
+    capacity_teams = {t: float(n) for t, n in teams.counted.items()}
+    spare = _stages_without_teams(capacity_teams, history, seasons)
+    capacity_teams.update(spare["teams"])
+    notes += spare["notes"]
+    capacity = CapacityPlan(teams=capacity_teams, seasons=seasons)
     pooled = load_pooled()
     priors = priors.replace(volatility=_register_volatility(pooled, inputs.stock_m2, history))
     parameters = calibrate(history, priors, stock_m2=inputs.stock_m2)
@@ -307,6 +317,45 @@ def prepare_from_register(
 
 # --- volatility and depletion ------------------------------------------------------------------
 
+# A survey stage without teams of its own whose work the register shows done by others gets this
+# many times the programme's release pace: it is not what holds the programme back.
+SPARE = 10.0
+SURVEY_STAGES = {"nts": "cancelled", "ts": "reduced"}
+
+
+def _stages_without_teams(
+    teams: dict[str, float], history: History, seasons: dict[str, Season]
+) -> dict[str, Any]:
+    """Team equivalents for a survey stage with no accredited team of its own.
+
+    Land is released every year, so somebody surveys it: clearance teams that do their own
+    survey, or survey the register does not record as a team. Such a stage is given capacity to
+    spare (``SPARE`` × the release pace, as team equivalents at the prior productivity), and says
+    so; without any recorded release it keeps no capacity and the forecast warns.
+    """
+    released = [
+        sum(x) for x in zip(history.cancelled_m2, history.reduced_m2, history.cleared_m2, strict=True)
+    ]
+    pace = float(np.mean(released[-3:])) if released else 0.0
+    out: dict[str, Any] = {"teams": {}, "notes": []}
+    if pace <= 0:
+        return out
+    priors = default_parameters().productivity
+    for stage, method in SURVEY_STAGES.items():
+        if teams.get(stage, 0.0) > 0:
+            continue
+        days = seasons.get(stage, Season()).working_days_per_year
+        equivalents = SPARE * pace / (priors[stage].median * days)
+        out["teams"][stage] = equivalents
+        own = sum(getattr(history, f"{method}_m2")[-3:]) if len(history.years) else 0.0
+        out["notes"].append(
+            f"{stage}: no accredited {stage.upper()} team; land is released every year "
+            f"({own / 1e6:,.2f} km² {method} in the last years), so the stage is given capacity to spare: "
+            f"{equivalents:,.1f} team equivalents at the prior productivity ({SPARE:g}× the release pace)"
+        )
+    return out
+
+
 CLEARANCE_TYPES = ("manual", "mdd", "mechanical")
 MIN_QUARTERS = 4  # fewer quarters of reports than this say nothing about a trend
 
@@ -321,6 +370,7 @@ def _register_volatility(pooled: PooledPriors, stock_m2: float, history: History
     v = pooled.volatility_at(stock_m2)
     years = len(history.years)
     rate = v.revision_rate * pooled.revision_strength / (pooled.revision_strength + years)
+    v = v.replace(discovery_year_sigma=discovery_spread(history.discovered_m2))
     # Revised for as long again as the register has been recording (at least a year).
     return v.replace(revision_rate=rate, revision_years=float(max(years + 1, 1)))
 
@@ -520,6 +570,34 @@ def _released_by_year(conn: Connection, start: date) -> dict[int, dict[str, floa
     return out
 
 
+def _year_before(day: date) -> date:
+    """The same day a year earlier (28 February for a 29 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _released_between(conn: Connection, begin: date, end: date) -> dict[str, float]:
+    p = schema.release_product
+    rows = conn.execute(
+        select(p.c.method, func.sum(p.c.released_area_m2))
+        .where(p.c.released_on >= begin, p.c.released_on < end)
+        .group_by(p.c.method)
+    )
+    return {method: float(area or 0.0) for method, area in rows}
+
+
+def _registered_between(conn: Connection, begin: date, end: date) -> float:
+    e = schema.hazard_area_event
+    total = conn.execute(
+        select(func.sum(e.c.change_m2)).where(
+            e.c.event == "registered", e.c.occurred_on >= begin, e.c.occurred_on < end
+        )
+    ).scalar()
+    return float(total or 0.0)
+
+
 def _registered_by_year(conn: Connection, start: date) -> dict[int, float]:
     e = schema.hazard_area_event
     year = year_of(e.c.occurred_on)
@@ -612,8 +690,9 @@ def _calibration_notes(history: History, parameters: Parameters, priors: Paramet
         share = parameters.new_contamination_share_per_year
         years = ", ".join(str(y) for y in history.years)
         notes.append(
-            f"new contamination: registrations in {years} → median {share.median:.1%} of the stock per year, "
-            f"for {parameters.new_contamination_years:g} more years (as long as the register has been "
+            f"new contamination: registrations in {years} → median {share.median:.1%} of the stock per year "
+            f"(prior {priors.new_contamination_share_per_year.median:.1%}), for "
+            f"{parameters.new_contamination_years:g} more years (as long as the register has been "
             "recording hazards; --discovery-years to change)"
         )
     elif not len(history.years):

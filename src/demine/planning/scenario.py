@@ -34,7 +34,7 @@ inclusive; unknown keys are errors)::
 
     [[budget]]               # money that buys clearance by the m²
     money_per_year = 5_000_000
-    cost_per_m2 = 2.0        # optional: default 2.0 (planning-figures §7: US$1–3/m²)
+    cost_per_m2 = 2.0        # optional: default 2.0 (US$1–3/m² typical)
     currency = "USD"         # optional
     start = 2026-01-01       # optional: default the forecast start
     end = 2030-12-31         # optional

@@ -335,6 +335,12 @@ class _Engine:
         vary_stock = bool(np.any(stock_factor != 1.0))
         released_new = np.zeros((b, year_end.size, 3))
         counts: dict[str, np.ndarray] = {}
+        # Years of new contamination arrived by each day (each year's finds × its factor).
+        discovery_factor = draws.discovery_factor[sl, : self.n_years]
+        if np.any(discovery_factor != 1.0) and np.any(rate > 0):
+            arrival = self._by_year(np.broadcast_to(model.arrival_years, (b, model.days)), discovery_factor)
+        else:
+            arrival = np.broadcast_to(model.arrival_years, (b, model.days))
         for s, stage in enumerate(STAGES):
             # K: cumulative capacity (m²-effort), scaled year by year by the output factor.
             coef = [productivity[:, list(STAGE_TYPES[stage])]]
@@ -348,7 +354,7 @@ class _Engine:
             work = buf.daily(b, model.days, 1)
             new_effort = rate * w[stage]
             if np.any(new_effort > 0):
-                np.multiply(new_effort[:, None], model.arrival_years[None, :], out=work)
+                np.multiply(new_effort[:, None], arrival, out=work)
                 np.subtract(capacity, work, out=work)
             else:
                 np.copyto(work, capacity)
@@ -398,7 +404,7 @@ class _Engine:
             stock_left = z_next * left
         else:
             stock_released, revised, stock_left = first, np.zeros_like(left), left
-        arrived = rate[:, None] * self.arrived_at_year_end
+        arrived = rate[:, None] * arrival[:, year_end]
         out.released[sl] = stock_released + released_new
         out.arrived[sl] = arrived
         out.revised[sl] = revised

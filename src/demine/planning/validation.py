@@ -193,10 +193,11 @@ def load_corpus(directory: Path) -> list[Programme]:
 
 
 def checkpoints(p: Programme) -> list[tuple[int, list[Any]]]:
-    """Years with a positive stock and at least ``MIN_LATER`` later figures, and those figures.
+    """Years with a positive stock and at least ``MIN_LATER`` later figures, and what to score.
 
     Later figures: stocks of the same series within ``MAX_HORIZON`` years, release totals of
-    the later years in that window, and the completion date when it follows the stock.
+    the later years in that window, and the completion date when it follows the stock. What is
+    scored: those stocks (rows) and the completion (a date).
     """
     rows = list(p.history)
     out = []
@@ -204,23 +205,24 @@ def checkpoints(p: Programme) -> list[tuple[int, list[Any]]]:
         if r.remaining_m2 is None or not r.remaining_m2 > 0:
             continue
         start = r.stock_date
-        later: list[Any] = []
+        scored: list[Any] = []
+        figures = 0
         for s in rows[i + 1 :]:
-            if s.series_break:
-                break
-            if (
-                s.stock_date - start
-            ).days / DAYS_PER_YEAR > MAX_HORIZON + 1e-9 and s.year > r.year + MAX_HORIZON:
+            if s.series_break or s.year > r.year + MAX_HORIZON + 1:
                 break
             if (
                 s.remaining_m2 is not None
                 and (s.stock_date - start).days / DAYS_PER_YEAR <= MAX_HORIZON + 1e-9
-            ) or s.released_m2 is not None:
-                later.append(s)
+            ):
+                scored.append(s)
+                figures += 1
+            if s.released_m2 is not None and s.year <= r.year + MAX_HORIZON:
+                figures += 1
         if p.completed_on is not None and p.completed_on > start:
-            later.append(p.completed_on)
-        if len(later) >= MIN_LATER:
-            out.append((r.year, later))
+            scored.append(p.completed_on)
+            figures += 1
+        if figures >= MIN_LATER and scored:
+            out.append((r.year, scored))
     return out
 
 
