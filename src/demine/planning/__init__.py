@@ -40,6 +40,14 @@ complete on the first day on which all known stock is released and the backlog o
 empty; if that never happens within the horizon the result says so (``None`` dates and a
 ``not_within_horizon_share``), it never invents a date.
 
+**Year to year** (:class:`Volatility`): all capacity is multiplied in each calendar year by a
+factor (the level the programme may be wrong about, a walk, one year's mean-one noise); at each
+year end the estimate of the land not yet released may be revised (a centred lognormal factor,
+sized by the stock) and drifts between revisions, for as long as survey goes on; new
+contamination comes in yearly bursts around its rate. How large these are is fitted on the
+corpus of published national series (:mod:`.pooled`, ``data/national-series``) and checked by
+leaving each country out in turn (:mod:`.validation`, ``demine validate``).
+
 **Outputs** per trial: completion day, each region's completion (its last hazard's), and on each
 31 December the area released by method and the area still open. Percentiles over trials give
 completion P10/P50/P90, the remaining-area band by year and region P50/P90. ``naive_years`` is
@@ -62,9 +70,10 @@ Sources and outputs
 
 These modules are not imported here, so the engine stays free of the database and of plotting:
 :mod:`.register_history` fills a :class:`~.prepared.PreparedForecast` from the register (stock,
-accredited teams, calibration on its own history), :mod:`.programme_file` from a national
-programme summary TOML; :mod:`.backtest` scores a forecast made from an earlier year of such a
-file against the later years; :mod:`.charts` draws the burn-down fan chart.
+accredited teams, calibration on its own history), :mod:`.national` from a national
+programme summary TOML (:mod:`.programme_file`); :mod:`.backtest` scores a forecast made from
+an earlier year of such a file against the later years; :mod:`.charts` draws the burn-down fan
+chart.
 """
 
 from demine.planning.calibrate import History, calibrate
@@ -79,6 +88,7 @@ from demine.planning.parameters import (
     STAGES,
     TEAM_TYPES,
     Parameters,
+    Volatility,
     default_parameters,
     deterministic_parameters,
 )
@@ -126,6 +136,7 @@ __all__ = [
     "TrainingPipeline",
     "TrialDraws",
     "TrialOutcomes",
+    "Volatility",
     "YearBand",
     "YearComparison",
     "YearRelease",

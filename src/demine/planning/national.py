@@ -15,8 +15,8 @@ data gave and what the prior was. The steps:
   cancelled share and of the cleared share of the rest (a sweep year counts once, however
   large); their mean is blended with the pooled shares as normals (how much programmes differ
   around the pool, how much a programme's years differ around its own), so five years of 0 %
-  cancelled give ≈ 0 % cancelled. The Dirichlet concentration matches the blend's sd. With a class split,
-  confirmed land keeps the prior's small cancelled share and suspected land takes what makes
+  cancelled give ≈ 0 % cancelled. The Dirichlet concentration matches the blend's sd. With a
+  class split, confirmed land keeps the prior's small cancelled share and suspected land takes what makes
   the stock's mix match the national share.
 * **Output per stage** (in the model's units of land worked): cancelled ÷ the cancelled share
   for NTS, reduced ÷ (1 − cleared share of the rest) for TS, cleared for clearance; a total
@@ -26,22 +26,31 @@ data gave and what the prior was. The steps:
   current series), shrunk to the pooled trend by their precisions. A trend ``β`` over a stock
   that takes ``T`` years at the current pace is depletion ``δ = −β·T`` (output falls as the
   hardest land is reached), drawn as a normal with the trend's own uncertainty.
-* **Capacity.** Each stage's level at the last year with figures: the median of the last five
-  years' outputs, detrended (:func:`~.series.robust_level`), so a one-off re-survey sweep is
-  not yearly capacity. With team counts (``[teams]``, or a year's ``teams``) the teams work at
-  the productivity that gives that level; without, the level becomes team equivalents of a
-  reference type (manual for clearance, nts, ts). Productivity is then fixed: the uncertainty
-  of the level is the pooled ``level_sigma``, shared by every stage (they are measured from the
-  same national figures), with the pooled walk and year-to-year noise, scaled by how much this
-  programme's own output moved from year to year (an inverse-gamma update worth
+* **Release level.** The median of the last five years' releases (detrended), its share of
+  the stock blended with the pooled release ÷ stock as normals (the programme's years around
+  its own median, its median around the pool's); a year releasing more than four times the
+  others' median is a sweep (:func:`~.series.sweeps`), read as a revision, not capacity; years
+  that released nothing count (as 0.1 % of the stock). With only part of the release published
+  (cleared, say) the total it implies at the shares is used; with none, the pooled pace, and a
+  warning.
+* **Capacity.** Each stage's level, scaled like the total. With team counts (``[teams]``, or a
+  year's ``teams``) the teams work at the productivity that gives that level; without, the
+  level becomes team equivalents of a reference type (manual for clearance, nts, ts). A stage
+  that released nothing itself on record is given capacity to spare (``SPARE`` × its pace).
+  Productivity is then fixed: the uncertainty of the level is the blend's sd, shared by every
+  stage (they are measured from the same national figures), with the pooled year-to-year noise
+  and walk scaled by how much this programme's own output moved (an inverse-gamma update worth
   ``volatility_strength`` years).
-* **Revisions of the stock.** The estimate of what is left drifts each year beyond releases (a
-  random walk in logs, :class:`~demine.planning.parameters.Volatility`): the pooled drift
-  blended with this series' own spans between stock figures (worth ``revision_strength``
-  years), its spread scaled by how far this series' own spans moved.
-* **New contamination.** Published ``added`` areas only, as m² per year blended like
-  discoveries in the register; changes of the estimate without an ``added`` figure are
-  revisions. It goes on for ``discovery_years``, or as long again as the figures go back.
+* **Revisions of the stock.** At each year end, with the pooled rate moved by this series' own
+  spans between stock figures (a beta-binomial update worth ``revision_strength`` years), the
+  estimate of what is left is revised by a centred lognormal factor sized for a stock this big
+  (its spread moved by the series' own revisions); between revisions it drifts by the pooled
+  drift moved by the series' quiet spans. Revisions go on for as long again as the series goes
+  back (:class:`~demine.planning.parameters.Volatility`).
+* **New contamination.** Published ``added`` areas, when they come in at least half the years
+  of the series, as m² per year over all its years (blended like discoveries in the register),
+  with bursts of the spread they show; one-off additions are revisions. It goes on for
+  ``discovery_years``, or as long again as the figures go back.
 * **Naive rate.** The mean cleared area of the last three years with a cleared figure (without
   one, of the total released): what a "stock ÷ rate" planner would use.
 """
