@@ -95,8 +95,14 @@ class TrialDraws:
                 rng.random(out=u_effort[k, :n], dtype=np.float32)
 
 
-def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float) -> TrialDraws:
-    """Draw every trial-level value for ``trials`` trials from ``seed``."""
+def draw_trials(
+    parameters: Parameters, trials: int, seed: int, stock_m2: float, first_year: float = 1.0
+) -> TrialDraws:
+    """Draw every trial-level value for ``trials`` trials from ``seed``.
+
+    ``first_year``: the share of its first calendar year the forecast covers (a forecast from
+    2 December has one month before its first year end, so one twelfth of a year's revision).
+    """
     if trials < 1:
         raise ValueError(f"trials must be ≥ 1, got {trials}")
     root = np.random.SeedSequence(seed)
@@ -112,7 +118,7 @@ def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float)
         new = parameters.new_contamination_share_per_year.sample(rng, trials) * stock_m2
     if np.any(productivity < 0) or np.any(class_factor <= 0) or np.any(new < 0):
         raise ValueError("productivity and new contamination must be ≥ 0, class factors > 0")
-    output_factor, stock_factor = _year_factors(parameters, rng, trials)
+    output_factor, stock_factor = _year_factors(parameters, rng, trials, first_year)
     sigma = parameters.volatility.discovery_year_sigma
     found = rng.standard_normal((trials, YEARS))
     discovery_factor = (
@@ -134,7 +140,7 @@ def draw_trials(parameters: Parameters, trials: int, seed: int, stock_m2: float)
 
 
 def _year_factors(
-    parameters: Parameters, rng: np.random.Generator, trials: int
+    parameters: Parameters, rng: np.random.Generator, trials: int, first_year: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Output multipliers per year and the stock revision factor (always the same draws)."""
     v = parameters.volatility
@@ -156,12 +162,15 @@ def _year_factors(
         + v.year_sigma * noise
         - v.year_sigma**2 / 2
     )
+    rate = np.full(YEARS, v.revision_rate)
+    rate[0] *= min(max(first_year, 0.0), 1.0)
     jump = np.where(
-        event < v.revision_rate,
+        event < rate,
         np.clip(v.revision_log_mean + v.revision_log_sigma * size, REVISION_LOG_MIN, REVISION_LOG_MAX),
         0.0,
     )
     jump += v.revision_drift
+    jump[:, 0] -= v.revision_drift * (1.0 - min(max(first_year, 0.0), 1.0))
     if v.revision_years is not None:
         # Year y's revision comes at its end: it counts while the end is within the years.
         jump[:, max(math.floor(v.revision_years), 0) :] = 0.0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 
@@ -56,9 +57,15 @@ def forecast(
     memory-bound, so more rarely helps). Same inputs and seed → same result, whatever ``workers``.
     """
     model = build_model(inputs, parameters, capacity, horizon_years)
-    draws = draw_trials(parameters, trials, seed, inputs.stock_m2)
+    draws = draw_trials(parameters, trials, seed, inputs.stock_m2, first_year_share(inputs.start))
     outcomes = simulate(model, draws, precision=precision, workers=workers)
     return summarise_model(model, outcomes, seed)
+
+
+def first_year_share(start: date) -> float:
+    """The share of its calendar year left from ``start`` to 31 December (inclusive)."""
+    year_days = (date(start.year + 1, 1, 1) - date(start.year, 1, 1)).days
+    return ((date(start.year, 12, 31) - start).days + 1) / year_days
 
 
 def summarise_model(model: Model, outcomes: TrialOutcomes, seed: int) -> ForecastResult:
