@@ -70,8 +70,6 @@ from demine.planning.capacity import CapacityPlan, Season
 from demine.planning.distributions import Distribution, Fixed, Funnel, Normal
 from demine.planning.inputs import ForecastInputs
 from demine.planning.parameters import (
-    DEPLETION_MAX,
-    DEPLETION_MIN,
     STAGE_OF,
     STAGES,
     TEAM_TYPES,
@@ -86,10 +84,13 @@ from demine.planning.series import (
     REVISION_THRESHOLD,
     SWEEP_FACTOR,
     current_series,
+    depletion_from_trend,
     log_trend,
     output_by_year,
+    precision_blend,
     regular_additions,
     robust_level,
+    shrunk_trend,
     stock_changes,
     without_sweeps,
 )
@@ -394,10 +395,7 @@ class _National:
             )
             return mean0, sd0
         slope, se = fit
-        se = max(se, 0.005)
-        precision = 1 / sd0**2 + 1 / se**2
-        mean = (mean0 / sd0**2 + slope / se**2) / precision
-        sd = math.sqrt(1 / precision)
+        mean, sd = shrunk_trend(fit, mean0, sd0)
         self.notes.append(
             f"output trend: {mean:+.1%}/yr from the {kind} output of {_years_text(years)} "
             f"({slope:+.1%} ± {se:.1%}), pooled prior {mean0:+.1%} ± {sd0:.1%}"
@@ -487,18 +485,19 @@ class _National:
         own = sum((x - float(np.median(logs))) ** 2 for x in logs) / pooled.release_ratio_within_sd**2
         nu = pooled.volatility_strength
         within = pooled.release_ratio_within_sd * math.sqrt((nu + own) / (nu + max(len(years) - 1, 0)))
-        w_prior = 1 / pooled.release_ratio_between_sd**2
-        w_data = len(years) / within**2
-        blended = (pooled.release_ratio_mean * w_prior + observed * w_data) / (w_prior + w_data)
+        between = pooled.release_ratio_between_sd
+        blended, sd = precision_blend(
+            pooled.release_ratio_mean, between, observed, within / math.sqrt(len(years))
+        )
         scale = math.exp(blended - observed)
         self.notes.append(
             f"release level: {level * scale / 1e6:,.2f} km²/yr from {level / 1e6:,.2f} km²/yr "
             f"({level / stock:.1%} of the stock, median of {_years_text(years)}) over the pooled prior "
             f"{math.exp(pooled.release_ratio_mean):.1%} of the stock a year (worth "
-            f"{w_prior / (w_prior + w_data):.0%})"
+            f"{(sd / between) ** 2:.0%})"
         )
         self.sources["release_level"] = "the programme's release over the pooled release ÷ stock"
-        return level * scale, scale, math.sqrt(1 / (w_prior + w_data))
+        return level * scale, scale, sd
 
     def _releases_nothing(self, stage: str) -> bool:
         """Every year on record with the method split released nothing by this stage."""
@@ -622,8 +621,7 @@ class _National:
             self.notes.append(f"depletion: no output to read a trend from; prior median {prior.median:.2f}")
             return Fixed(0.0)
         years = stock / level
-        d_mean = float(np.clip(-mean * years, DEPLETION_MIN, DEPLETION_MAX))
-        d_sd = float(min(sd * years, DEPLETION_MAX))
+        d_mean, d_sd = depletion_from_trend(mean, sd, years)
         self.notes.append(
             f"depletion: {d_mean:+.2f} (the last land costs {1 + d_mean:.2f}× the first) from the output "
             f"trend {mean:+.1%}/yr over a stock of {years:,.1f} years at the current pace; "
@@ -769,9 +767,8 @@ def _blend(prior: float, prior_sd: float, values: list[float], sd: float) -> tup
     """Normal posterior (mean, sd) of a share from its ``values`` (each with ``sd``), in [0, 1]."""
     if not values:
         return prior, prior_sd
-    w0, w1 = 1 / prior_sd**2, len(values) / sd**2
-    mean = (prior * w0 + float(np.mean(values)) * w1) / (w0 + w1)
-    return float(np.clip(mean, 0.0, 1.0)), math.sqrt(1 / (w0 + w1))
+    mean, post_sd = precision_blend(prior, prior_sd, float(np.mean(values)), sd / math.sqrt(len(values)))
+    return float(np.clip(mean, 0.0, 1.0)), post_sd
 
 
 def _has_teams(teams: dict[str, float] | None) -> bool:

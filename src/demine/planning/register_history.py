@@ -51,8 +51,6 @@ from demine.planning.capacity import CapacityPlan, Season
 from demine.planning.distributions import Normal
 from demine.planning.inputs import ForecastInputs
 from demine.planning.parameters import (
-    DEPLETION_MAX,
-    DEPLETION_MIN,
     TEAM_TYPES,
     Parameters,
     Volatility,
@@ -60,7 +58,7 @@ from demine.planning.parameters import (
 )
 from demine.planning.pooled import PooledPriors, load_pooled
 from demine.planning.prepared import PreparedForecast
-from demine.planning.series import log_trend
+from demine.planning.series import depletion_from_trend, log_trend, shrunk_trend
 from demine.planning.timeline import DAYS_PER_YEAR
 from demine.storage import schema
 from demine.storage.types import year_of
@@ -435,9 +433,7 @@ def _register_depletion(
         )
     else:
         slope, se = fit
-        se = max(se, 0.005)
-        precision = 1 / sd0**2 + 1 / se**2
-        mean, sd = (mean0 / sd0**2 + slope / se**2) / precision, math.sqrt(1 / precision)
+        mean, sd = shrunk_trend(fit, mean0, sd0)
         source = (
             f"{len(quarters)} quarters of clearance output per team-day ({slope:+.1%}/yr ± {se:.1%}) over "
             "the "
@@ -456,9 +452,7 @@ def _register_depletion(
             "kept"
         )
     years = to_clear / pace
-    depletion = Normal(
-        float(np.clip(-mean * years, DEPLETION_MIN, DEPLETION_MAX)), float(min(sd * years, DEPLETION_MAX))
-    )
+    depletion = Normal(*depletion_from_trend(mean, sd, years))
     sources = {**parameters.sources, "depletion": source}
     return parameters.replace(depletion=depletion, sources=sources), (
         f"depletion: {depletion.mean:+.2f} (the last land costs {1 + depletion.mean:.2f}× the first) from "

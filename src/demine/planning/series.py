@@ -274,3 +274,31 @@ def band_sigma(values: Sequence[float]) -> float:
         return 0.0
     q10, q90 = np.quantile(v, [0.1, 0.9])
     return float((q90 - q10) / (2 * 1.2815515655446004))
+
+
+def precision_blend(prior: float, prior_sd: float, value: float, value_sd: float) -> tuple[float, float]:
+    """Two normal estimates of one quantity combined by their precisions: (mean, sd)."""
+    w0, w1 = 1 / prior_sd**2, 1 / value_sd**2
+    return (prior * w0 + value * w1) / (w0 + w1), math.sqrt(1 / (w0 + w1))
+
+
+# A trend read off exactly steady figures still has this much uncertainty (log per year).
+MIN_TREND_SE = 0.005
+
+
+def shrunk_trend(fit: tuple[float, float], prior: float, prior_sd: float) -> tuple[float, float]:
+    """A programme's own trend (slope, standard error) blended with a pooled one: (mean, sd)."""
+    slope, se = fit
+    return precision_blend(prior, prior_sd, slope, max(se, MIN_TREND_SE))
+
+
+def depletion_from_trend(mean: float, sd: float, years: float) -> tuple[float, float]:
+    """Depletion (mean, sd) from an output trend over a stock that takes ``years`` at today's pace.
+
+    Output per year falls as ``1 / (1 + δ·position)`` and the position moves ``1 / years`` a
+    year, so at the start ``d log output / dt = −δ / years``: ``δ = −trend × years``, within the
+    model's bounds.
+    """
+    from demine.planning.parameters import DEPLETION_MAX, DEPLETION_MIN
+
+    return float(np.clip(-mean * years, DEPLETION_MIN, DEPLETION_MAX)), float(min(sd * years, DEPLETION_MAX))
