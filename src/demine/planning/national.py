@@ -81,7 +81,6 @@ from demine.planning.pooled import PooledPriors, load_pooled
 from demine.planning.prepared import PreparedForecast
 from demine.planning.programme_file import Programme, ProgrammeError, ProgrammeYear
 from demine.planning.series import (
-    REVISION_THRESHOLD,
     SWEEP_FACTOR,
     current_series,
     depletion_from_trend,
@@ -210,7 +209,7 @@ class _National:
         level_total, level_scale, level_sd = self._level(level_input, trend, stock)
         if not any(o.nts or o.ts or o.clearance for o in outputs.values()) and not _has_teams(teams_now):
             outputs = {start.year - 1: self._steady_outputs(level_total, shares)}
-        teams, productivity, _levels = self._capacity(series, outputs, trend, teams_now, level_scale)
+        teams, productivity = self._capacity(series, outputs, trend, teams_now, level_scale)
         depletion = self._depletion(trend, stock, level_total)
         volatility = self._volatility(series, totals, kind, level_sd, stock)
         new_share, new_years = self._new_contamination(series, stock, start)
@@ -523,14 +522,13 @@ class _National:
         trend: tuple[float, float],
         teams_now: dict[str, float] | None,
         level_scale: float = 1.0,
-    ) -> tuple[dict[str, float], dict[str, Fixed], dict[str, float]]:
-        """Teams per type on the start date, fixed productivities, and each stage's level."""
+    ) -> tuple[dict[str, float], dict[str, Fixed]]:
+        """Teams per type on the start date and their fixed productivities."""
         p, priors = self.p, self.priors
         wd = p.working_days_per_year
         row_teams = {r.year: dict(r.teams) for r in series if r.teams is not None}
         teams: dict[str, float] = {}
         productivity: dict[str, Fixed] = {}
-        levels: dict[str, float] = {}
         problems = []
         for stage in STAGES:
             types = [k for k in TEAM_TYPES if STAGE_OF[k] == stage]
@@ -575,7 +573,6 @@ class _National:
                                 f"national {stage} output of {_years_text(years)} per team "
                                 f"(prior median {priors.productivity[k].median:,.0f} m²/team-day)"
                             )
-                    levels[stage] = level
                     self.notes.append(
                         f"{stage}: {_teams_text(now)} on the start date; output level "
                         f"{level / 1e6:,.2f} km²/yr from {_years_text(years)} (median, detrended) → "
@@ -600,7 +597,6 @@ class _National:
             median = priors.productivity[ref].median
             teams[ref] = level / (median * wd)
             productivity[ref] = Fixed(median)
-            levels[stage] = level
             self.sources[f"productivity.{ref}"] = (
                 f"national {stage} output of {_years_text(years)} as {teams[ref]:,.1f} team equivalents "
                 f"at {median:,.0f} m²/team-day"
@@ -612,7 +608,7 @@ class _National:
             )
         if problems:
             raise ProgrammeError(problems)
-        return teams, productivity, levels
+        return teams, productivity
 
     def _depletion(self, trend: tuple[float, float], stock: float, level: float) -> Fixed | Normal:
         mean, sd = trend
@@ -657,10 +653,8 @@ class _National:
         spans = stock_changes(series)
         k0 = pooled.revision_strength
         span_years = sum(max(c.years, 1.0) for c in spans)
-        scale_of = pooled.revision_scale
-        own = [c.log_factor / scale_of(c.stock_m2) for c in spans]
-        sized = [z for z in own if abs(z) > math.log1p(REVISION_THRESHOLD)]
-        quiet = [c for c, z in zip(spans, own, strict=True) if abs(z) <= math.log1p(REVISION_THRESHOLD)]
+        sized = [pooled.standardised(c) for c in spans if pooled.is_revision(c)]
+        quiet = [c for c in spans if not pooled.is_revision(c)]
         drift_years = sum(c.years for c in quiet)
         drift = (v.revision_drift * pooled.drift_strength + sum(c.log_factor for c in quiet)) / (
             pooled.drift_strength + drift_years

@@ -45,7 +45,8 @@ import numpy as np
 from demine.planning.parameters import Volatility
 from demine.planning.programme_file import Programme, ProgrammeYear
 from demine.planning.series import (
-    REVISION_THRESHOLD,
+    REVISION_LOG,
+    StockChange,
     band_sigma,
     log_trend,
     output_by_year,
@@ -66,8 +67,6 @@ VOLATILITY_STRENGTH = 4.0
 # made the median forecast worse out of sample (docs/forecast-validation.md, "Choices"), while the
 # bands held about as well: the systematic part of how estimates move is the drift between them.
 REVISIONS_CENTRED = True
-# A change of the estimate beyond its releases by more than this (in logs, ≈ 10 %) is a revision.
-EVENT_LOG = math.log1p(REVISION_THRESHOLD)
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,14 @@ class PooledPriors:
         decades = math.log10(stock_m2 / 1e6) - math.log10(self.revision_reference_km2)
         # Beyond a factor of three the power law would rest on a handful of spans at the ends.
         return float(np.clip(10 ** (-self.revision_size_slope * decades), 1 / 3, 3.0))
+
+    def standardised(self, change: StockChange) -> float:
+        """A span's change of the estimate, brought to the typical stock (÷ :meth:`revision_scale`)."""
+        return change.log_factor / self.revision_scale(change.stock_m2)
+
+    def is_revision(self, change: StockChange) -> bool:
+        """The span moved the estimate, at the typical stock's scale, by more than a revision's threshold."""
+        return abs(self.standardised(change)) > REVISION_LOG
 
     def volatility_at(self, stock_m2: float) -> Volatility:
         """The pooled volatility with revisions sized for a stock of ``stock_m2``."""
@@ -195,7 +202,7 @@ def fit_pooled(series: Iterable[Programme], base: PooledPriors | None = None) ->
     changes: list[float] = []
     errors: dict[int, list[float]] = {h: [] for h in HORIZONS}
     slopes: list[tuple[float, float]] = []
-    drifts: list[list[tuple[float, float, float]]] = []  # per programme: (log factor, years, stock)
+    drifts: list[list[StockChange]] = []  # per programme: its spans between stock figures
     shares: list[np.ndarray] = []
     share_groups: list[list[np.ndarray]] = []  # per programme: its years' shares
     ratios: list[list[float]] = []  # per programme: log(released ÷ stock at the year's start)
@@ -213,7 +220,7 @@ def fit_pooled(series: Iterable[Programme], base: PooledPriors | None = None) ->
                 trend = log_trend(years, [out[y] for y in years])
                 if trend is not None and len(years) >= 4:
                     slopes.append(trend)
-            drifts[-1] += [(c.log_factor, c.years, c.stock_m2) for c in stock_changes(seg)]
+            drifts[-1] += stock_changes(seg)
             for r in seg:
                 if r.has_split and r.released_m2:
                     shares.append(
@@ -251,31 +258,23 @@ def fit_pooled(series: Iterable[Programme], base: PooledPriors | None = None) ->
         # Small stocks are revised by larger factors than large ones: the typical size of a
         # change falls as a power of the stock (a straight line in logs, fitted robustly on
         # every span), and rate and size are read on changes brought to the typical stock.
-        log_stock = np.array([math.log10(r / 1e6) for _, _, r in spans])
-        size = np.array([math.log(abs(lf) + 0.01) for lf, _, _ in spans])
+        log_stock = np.array([math.log10(c.stock_m2 / 1e6) for c in spans])
+        size = np.array([math.log(abs(c.log_factor) + 0.01) for c in spans])
         revision_slope = float(np.clip(-theil_sen(log_stock, size), 0.0, 1.0))
         revision_ref = float(10 ** np.median(log_stock))
         pooled_scale = PooledPriors(revision_size_slope=revision_slope, revision_reference_km2=revision_ref)
-        standard = [(lf / pooled_scale.revision_scale(r), y) for lf, y, r in spans]
         per_country = [
-            (
-                sum(abs(lf / pooled_scale.revision_scale(r)) > EVENT_LOG for lf, _, r in d),
-                sum(max(y, 1.0) for _, y, _ in d),
-            )
+            (sum(pooled_scale.is_revision(c) for c in d), sum(max(c.years, 1.0) for c in d))
             for d in drifts
             if d
         ]
-        events = [z for z, _ in standard if abs(z) > EVENT_LOG]
+        events = [pooled_scale.standardised(c) for c in spans if pooled_scale.is_revision(c)]
         k = sum(e for e, _ in per_country)
         n = sum(y for _, y in per_country)
         rate = float(np.clip(k / n, 0.01, 0.9))
         # A span holds at most one event, so how much countries differ is read per span (a
         # Bernoulli trial each), and the prior's strength converted to years of record.
-        by_span = [
-            (sum(abs(lf / pooled_scale.revision_scale(r)) > EVENT_LOG for lf, _, r in d), len(d))
-            for d in drifts
-            if d
-        ]
+        by_span = [(sum(pooled_scale.is_revision(c) for c in d), len(d)) for d in drifts if d]
         span_rate = sum(e for e, _ in by_span) / sum(m for _, m in by_span)
         strength = _beta_strength(by_span, min(max(span_rate, 0.01), 0.99)) * n / len(spans)
         v = v.replace(revision_rate=rate)
@@ -288,16 +287,10 @@ def fit_pooled(series: Iterable[Programme], base: PooledPriors | None = None) ->
             notes.append("revision size: fewer than 3 revisions seen; built-in size kept")
         counts["revision_events"] = len(events)
         # Between revisions the estimate drifts: each programme's own drift (its small changes,
-        # per year), pooled as a median, worth as many years as the spread of the programmes'
-        # drifts beyond their own noise allows.
-        # Between revisions the estimate drifts: each programme's own drift (its small changes,
         # per year), pooled as the median programme, worth as many years as the spread of the
         # programmes' drifts beyond their own noise allows. The revisions themselves are centred
         # on no change (see REVISIONS_CENTRED).
-        quiet = [
-            [(lf, y) for lf, y, r in d if abs(lf / pooled_scale.revision_scale(r)) <= EVENT_LOG]
-            for d in drifts
-        ]
+        quiet = [[(c.log_factor, c.years) for c in d if not pooled_scale.is_revision(c)] for d in drifts]
         own_drift = [
             (sum(lf for lf, _ in q) / sum(y for _, y in q), sum(y for _, y in q)) for q in quiet if q
         ]

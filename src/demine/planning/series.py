@@ -8,9 +8,8 @@ forecast of one programme (:mod:`.national`) and the priors pooled over many
   another way says nothing about the one measured now;
 * a year's **output** is the area released that year (the published total; or the stock's fall
   where a programme publishes no release figures at all);
-* a **revision** is what the stock did beyond its releases and published additions over a span
-  between two stock figures in which every year's release is known:
-  ``R1 − R0 + released − added``, as a share of ``R0``, or a published ``revised`` figure.
+* a **revision** is what the stock did beyond its releases over a span between two stock
+  figures (:func:`stock_changes`).
 """
 
 from __future__ import annotations
@@ -28,8 +27,9 @@ from demine.planning.programme_file import ProgrammeYear
 # sweep (a re-survey or a new baseline that cancels a backlog at once), not yearly capacity.
 SWEEP_FACTOR = 4.0
 # A change of the estimate by less than this share of the stock in a year is the rounding and
-# bookkeeping of national figures, not a revision.
+# bookkeeping of national figures, not a revision (and the same in logs).
 REVISION_THRESHOLD = 0.10
+REVISION_LOG = math.log1p(REVISION_THRESHOLD)
 
 
 def current_series(rows: Sequence[ProgrammeYear]) -> list[ProgrammeYear]:
@@ -76,51 +76,6 @@ def without_sweeps(out: dict[int, float]) -> dict[int, float]:
     return {y: v for y, v in out.items() if y not in drop}
 
 
-@dataclass(frozen=True)
-class Revision:
-    """A span between two stock figures with every year's release known."""
-
-    first_year: int  # the year of the first stock figure
-    last_year: int
-    years: float  # between the two stock dates
-    stock_m2: float  # the first stock
-    change_m2: float  # what the stock did beyond releases and additions
-
-    @property
-    def log_factor(self) -> float:
-        """``log(1 + change / stock)``, clipped where the estimate was cut to (almost) nothing."""
-        return math.log(max(1.0 + self.change_m2 / self.stock_m2, 0.05))
-
-    @property
-    def is_event(self) -> bool:
-        return abs(self.log_factor) > math.log1p(REVISION_THRESHOLD)
-
-
-def revisions(rows: Sequence[ProgrammeYear]) -> list[Revision]:
-    """Revisions of the stock in a (current) series: published ones, and measured spans."""
-    out = []
-    by_year = {r.year: r for r in rows}
-    stocks = [r for r in rows if r.remaining_m2 is not None]
-    for r0, r1 in pairwise(stocks):
-        if r1.series_break or not r0.remaining_m2:
-            continue
-        span = range(r0.year + 1, r1.year + 1)
-        published = [
-            by_year[y].revised_m2 for y in span if y in by_year and by_year[y].revised_m2 is not None
-        ]
-        years = max((r1.stock_date - r0.stock_date).days / 365.25, 0.25)
-        if published:
-            out.append(Revision(r0.year, r1.year, years, float(r0.remaining_m2), float(sum(published))))
-            continue
-        released = [by_year[y].released_m2 if y in by_year else None for y in span]
-        if None in released:
-            continue
-        added = sum(float(by_year[y].added_m2 or 0.0) for y in span if y in by_year)
-        change = float(r1.remaining_m2) - float(r0.remaining_m2) + sum(released) - added  # type: ignore[arg-type]
-        out.append(Revision(r0.year, r1.year, years, float(r0.remaining_m2), change))
-    return out
-
-
 def release_ratios(rows: Sequence[ProgrammeYear], out: dict[int, float]) -> list[float]:
     """``log(released in year y ÷ stock at the end of y − 1)`` for every year where both are known."""
     stock = {
@@ -149,19 +104,7 @@ class StockChange:
     last_year: int
     years: float
     log_factor: float
-    release_known: bool
-    stock_m2: float = 0.0  # the first stock figure
-    end_m2: float = 0.0  # the second
-
-    @property
-    def gain_m2_per_year(self) -> float:
-        """What the stock gained per year beyond its releases (negative: lost)."""
-        return (self.end_m2 - self.end_m2 / math.exp(self.log_factor)) / self.years
-
-    @property
-    def is_event(self) -> bool:
-        """The estimate moved by more than ``REVISION_THRESHOLD`` beyond its releases."""
-        return abs(self.log_factor) > math.log1p(REVISION_THRESHOLD)
+    stock_m2: float  # the first stock figure
 
 
 def regular_additions(rows: Sequence[ProgrammeYear]) -> bool:
@@ -213,17 +156,7 @@ def stock_changes(rows: Sequence[ProgrammeYear]) -> list[StockChange]:
         left = max(r0m - released + added, 0.05 * r0m)
         if not r1.remaining_m2:
             continue  # a stock worked to nothing says how fast, not how it was revised
-        out.append(
-            StockChange(
-                r0.year,
-                r1.year,
-                years,
-                math.log(float(r1.remaining_m2) / left),
-                len(known) + n_swept >= len(span),
-                r0m,
-                float(r1.remaining_m2),
-            )
-        )
+        out.append(StockChange(r0.year, r1.year, years, math.log(float(r1.remaining_m2) / left), r0m))
     return out
 
 
