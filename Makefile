@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (Python 3.11+, make, git):
-#   make run   - set up .venv, build the demo programme into demo.gpkg, print its summary and forecast,
-#                then serve the web interface on http://127.0.0.1:8000/ (demo logins printed)
+#   make run   - set up .venv, build the demo programme into demo.gpkg (once: a later run keeps it and
+#                your changes), print its summary and forecast, then serve the web interface on
+#                http://127.0.0.1:8000/ (demo logins printed); make demo starts the demo over
 #   make test  - set up .venv with dev tools, lint, run the whole test suite on SQLite and on PostGIS
 PYTHON ?= python3
 VENV := .venv
@@ -22,8 +23,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db $(DB) --replace --users
+run: demo-db
 	$(BIN)/demine summary --db $(DB)
 	$(BIN)/demine forecast --db $(DB) --chart forecast.png
 	@echo
@@ -31,6 +31,28 @@ run: $(STAMP)
 	@echo "Log in as im (IM officer), manager (HDT's operator manager), operator (HDT),"
 	@echo "qa, viewer or admin; the password of every demo login is demine-demo."
 	$(BIN)/demine serve --db $(DB) --host $(HOST) --port $(PORT)
+
+# The demo database is built once. A later `make run` serves it as it is, with everything
+# imported, released, edited or added since (migrated to this version's schema if needed);
+# `make demo` starts over, keeping the old file beside it as $(DB).<date>.bak.
+.PHONY: demo-db demo
+demo-db: $(STAMP)
+	@if [ -e "$(DB)" ]; then \
+		echo "$(DB) exists: using it as it is, with your changes (make demo starts over)"; \
+		$(BIN)/demine db migrate --db "$(DB)" >/dev/null; \
+	else \
+		$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db "$(DB)" --users; \
+	fi
+
+demo: $(STAMP)
+	@if [ -e "$(DB)" ]; then \
+		backup="$(DB).$$(date +%Y%m%d-%H%M%S).bak"; \
+		for suffix in "" -wal -shm; do \
+			if [ -e "$(DB)$$suffix" ]; then mv "$(DB)$$suffix" "$$backup$$suffix"; fi; \
+		done; \
+		echo "kept the previous $(DB) as $$backup"; \
+	fi
+	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db "$(DB)" --users
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,11 +72,14 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(BENCH_SIZE),--size $(BENCH_SIZE),)
 
-# The reliability tests (crash safety, fuzzing, load) with their figures written to
+# The reliability tests (crash safety, fuzzing, load) and the security figures (large bodies,
+# a login flood, personal data by role, schemathesis on the write paths with ETags), written to
 # docs/reliability.md; NIGHTLY=1 for the nightly sizes.
 .PHONY: reliability
 reliability: $(STAMP)
 	$(BIN)/python benchmarks/reliability.py $(if $(NIGHTLY),--nightly,)
+	$(BIN)/python benchmarks/security.py
 
+# The environment and caches only: the database holds a user's work and is never cleaned away.
 clean:
-	rm -rf $(VENV) $(DB) .pytest_cache
+	rm -rf $(VENV) .pytest_cache

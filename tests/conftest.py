@@ -24,6 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import func, select
 
 import backend_support
@@ -34,6 +35,11 @@ from demine.synthetic.programme import build_programme
 DEMO_HAZARDS = 150
 DEMO_SEED = 7
 DEMO_AS_OF = date(2026, 6, 30)
+
+# No test may depend on wall-clock speed: a busy CI machine must not fail a property test
+# because one example took longer than hypothesis's default 200 ms deadline.
+settings.register_profile("demine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("demine")
 
 BACKEND = os.environ.get("DEMINE_TEST_BACKEND", "sqlite")
 if BACKEND not in ("sqlite", "postgresql"):
@@ -48,6 +54,14 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    timed = [
+        item.nodeid
+        for item in items
+        if getattr(getattr(item, "obj", None), "_hypothesis_internal_use_settings", None) is not None
+        and item.obj._hypothesis_internal_use_settings.deadline is not None
+    ]
+    if timed:
+        raise pytest.UsageError(f"hypothesis tests with a deadline (timing belongs in benchmarks/): {timed}")
     if not ON_POSTGRES:
         return
     skip = pytest.mark.skip(reason="about the GeoPackage file: SQLite only")

@@ -134,7 +134,7 @@ def test_retired_code_is_refused(empty_db):
         assert load_code_lists(conn).codes("priority") == ["high", "medium"]
         with pytest.raises(ValidationError) as err:
             add_hazards(
-                conn, [NewHazard("H1", "SHA", shapely.box(0, 0, 1, 1), DAY, priority="low")], today=DAY
+                conn, [NewHazard("H1", "SHA", shapely.box(0, 0, 0.01, 0.01), DAY, priority="low")], today=DAY
             )
     (problem,) = err.value.problems
     assert (problem.record, problem.field) == ("hazard H1", "priority")

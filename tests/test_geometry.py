@@ -180,8 +180,10 @@ def _messages(geom):
 
 def test_a_good_polygon_has_no_problems():
     assert _messages(shapely.box(30, 48, 30.01, 48.01)) == []
-    assert _messages(shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)])) == []
-    assert _messages(shapely.box(-180, -90, 180, 90)) == []
+    assert _messages(shapely.MultiPolygon([shapely.box(0, 0, 0.1, 0.1), shapely.box(2, 2, 2.1, 2.1)])) == []
+    # The bounds are inclusive.
+    assert _messages(shapely.box(179.9, 89.9, 180, 90)) == []
+    assert _messages(shapely.box(-180, -90, -179.9, -89.9)) == []
 
 
 @pytest.mark.parametrize(
@@ -210,11 +212,13 @@ def test_a_good_polygon_has_no_problems():
         ),
         (shapely.from_wkt("POLYGON((0 0, 1 0, 2 0, 0 0))"), "invalid polygon: Self-intersection"),
         (
-            shapely.from_wkt("POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 5 1, 5 2, 1 2, 1 1))"),
+            shapely.from_wkt(
+                "POLYGON((0 0, .04 0, .04 .04, 0 .04, 0 0), (.01 .01, .05 .01, .05 .02, .01 .02, .01 .01))"
+            ),
             "invalid polygon: ",
         ),
         (
-            shapely.MultiPolygon([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)]),
+            shapely.MultiPolygon([shapely.box(0, 0, 0.02, 0.02), shapely.box(0.01, 0.01, 0.03, 0.03)]),
             "invalid polygon: Self-intersection",
         ),
     ],

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from demine.accounts import passwords
-from demine.accounts.ratelimit import LoginRateLimiter
+from demine.accounts.ratelimit import Limit, LoginRateLimiter
 from demine.accounts.roles import PERMISSIONS, ROLES, permissions_table, scope
 from demine.accounts.tokens import API, SESSION, issue_token, resolve_token, revoke_user_tokens, token_hash
 from demine.accounts.users import add_user, authenticate, get_user, update_user
@@ -39,10 +39,30 @@ def test_rate_limiter_refills_over_time():
 
 
 def test_rate_limiter_memory_is_bounded():
-    limiter = LoginRateLimiter(capacity=2, refill_seconds=1, clock=lambda: 0.0, max_keys=100)
+    limiter = LoginRateLimiter(
+        capacity=2, refill_seconds=1, clock=lambda: 0.0, max_keys=100, per_server=Limit(10**6, 1)
+    )
     for i in range(1000):
-        limiter.attempt(f"user{i}", "addr")
-    assert len(limiter._buckets) <= 100
+        limiter.attempt(f"user{i}", f"10.0.{i // 256}.{i % 256}")
+    assert len(limiter._user.buckets) <= 100 and len(limiter._address.buckets) <= 100
+
+
+def test_rate_limiter_limits_an_address_and_the_server_and_normalises_names():
+    now = [0.0]
+    limiter = LoginRateLimiter(clock=lambda: now[0], per_address=Limit(4, 10), per_server=Limit(6, 5))
+    # Made-up names from one address: each name is new, the address bucket is not.
+    assert [limiter.attempt(f"x{i}", "1.1.1.1") for i in range(4)] == [0.0] * 4
+    assert limiter.attempt("x9", "1.1.1.1") == pytest.approx(10)
+    # Other addresses share the server's bucket: 2 left of 6.
+    assert [limiter.attempt("y", f"2.2.2.{i}") for i in range(2)] == [0.0, 0.0]
+    assert limiter.attempt("z", "3.3.3.3") == pytest.approx(5)
+    # A good login gives its address and server tokens back.
+    limiter.reset("y", "2.2.2.0")
+    assert limiter.attempt("z", "3.3.3.3") == 0.0
+    # One normalised name: Unicode spaces and case do not make a fresh bucket.
+    fresh = LoginRateLimiter(capacity=2, clock=lambda: now[0])
+    assert [fresh.attempt("qa", "a"), fresh.attempt("\u3000\u3000QA", "a")] == [0.0, 0.0]
+    assert fresh.attempt(" Qa\u3000", "a") > 0
 
 
 def test_users_and_tokens(demo_copy):

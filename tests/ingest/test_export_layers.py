@@ -238,6 +238,14 @@ def register_with_demo_organisations(register, demo_db):
     return register
 
 
+def test_accident_descriptions_are_exported_only_on_request(demo_db, tmp_path):
+    with demo_db.connect() as conn:
+        plain = export_layer(conn, "accident", tmp_path / "a1.csv")
+        full = export_layer(conn, "accident", tmp_path / "a2.csv", include_personal_data=True, role="local")
+    assert "description" not in plain.columns and not plain.personal_data
+    assert "description" in full.columns and full.personal_data
+
+
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_hazards_round_trip(demo_db, register_with_demo_organisations, tmp_path, fmt):
     register = register_with_demo_organisations
@@ -275,7 +283,14 @@ def test_finds_and_accidents_round_trip(demo, tmp_path, fmt):
             finds = {r.id: r for r in conn.execute(select(schema.eo_find))}
             accidents = {r.code: r for r in conn.execute(select(schema.accident))}
             export_layer(conn, "find", tmp_path / f"finds.{SUFFIX[fmt]}")
-            export_layer(conn, "accident", tmp_path / f"accidents.{SUFFIX[fmt]}")
+            # An accident's description is personal data: exported only on request.
+            export_layer(
+                conn,
+                "accident",
+                tmp_path / f"accidents.{SUFFIX[fmt]}",
+                include_personal_data=True,
+                role="local",
+            )
         with engine.begin() as conn:
             conn.execute(delete(schema.eo_find))
             conn.execute(delete(schema.accident))

@@ -236,3 +236,24 @@ def test_xlsx_with_wrong_cell_types(engine, tmp_path):
     book.save(path)
     result, _ = check_import(engine, path, ["G1", "G2"], 5, kind="find")
     assert result.imported == 2 and result.rejected == 3
+
+
+def test_implausible_polygons_are_rejected_with_a_reason_and_good_rows_kept(engine, tmp_path):
+    collection = _good_geojson(2)
+    good = collection["features"][0]
+    huge = shapely.box(20, 10, 40, 30)  # 20° × 20°: about 4.8 million km²
+    wrapped = shapely.Polygon([(179.9, -17), (-179.9, -17), (-179.9, -16.9), (179.9, -16.9)])
+    dense = shapely.Point(30.5, 48.5).buffer(0.01, quad_segs=15_000)  # 60,001 vertices
+    for code, geom in (("BIG", huge), ("WRAP", wrapped), ("DENSE", dense)):
+        collection["features"].append(
+            {
+                **good,
+                "properties": {**good["properties"], "code": code},
+                "geometry": shapely.geometry.mapping(geom),
+            }
+        )
+    path = tmp_path / "implausible.geojson"
+    path.write_text(json.dumps(collection))
+    result, stored = check_import(engine, path, ["G0", "G1"], 5)
+    assert result.imported == 2 and result.reasons == {"implausible_geometry": 3}
+    assert not {"BIG", "WRAP", "DENSE"} & stored

@@ -17,6 +17,7 @@ organisation); a role missing from an entry may not do that at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 ADMIN = "admin"
@@ -117,3 +118,23 @@ def permissions_table() -> list[dict[str, str]]:
     for action, roles in SUBMISSION_PERMISSIONS.items():
         rows.append({"resource": "submissions", "action": action} | {r: roles.get(r, "-") for r in ROLES})
     return rows
+
+
+@dataclass(frozen=True)
+class PlannerLimits:
+    """How much planning work one request of a role may ask of the server."""
+
+    trials: int
+    months: int
+    solver_seconds: float
+
+
+PLANNING_ROLES = frozenset({ADMIN, IM_OFFICER, OPERATOR_MANAGER})
+"""Roles that plan: the full forecast and a long workplan solve. Others see a smaller run."""
+_PLANNER = PlannerLimits(trials=2000, months=36, solver_seconds=120.0)
+_READER = PlannerLimits(trials=500, months=12, solver_seconds=10.0)
+
+
+def planner_limits(role: str) -> PlannerLimits:
+    """The largest forecast and workplan a user of ``role`` may run from the web planner."""
+    return _PLANNER if role in PLANNING_ROLES else _READER

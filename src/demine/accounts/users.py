@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from demine.accounts import passwords
+from demine.accounts.ratelimit import normalise_username
 from demine.accounts.roles import ORGANISATION_ROLES, PERSONAL_DATA_ROLES, ROLES
 from demine.domain.errors import DemineError, NotFoundError, Problem, ValidationError
 from demine.storage import schema
@@ -106,7 +107,7 @@ def add_user(
     actor: str = "system",
 ) -> User:
     """Validate and add a user; ``password`` None makes a token-only account."""
-    username = username.strip().lower()
+    username = normalise_username(username)
     record = f"user {username or '(no name)'}"
     problems = []
     if not USERNAME.match(username):
@@ -134,7 +135,9 @@ def add_user(
 
 def get_user(conn: Connection, username: str, missing_ok: bool = False) -> User | None:
     """One user by username (raises :class:`NotFoundError` unless ``missing_ok``)."""
-    row = conn.execute(_user_query().where(schema.app_user.c.username == username.strip().lower())).first()
+    row = conn.execute(
+        _user_query().where(schema.app_user.c.username == normalise_username(username))
+    ).first()
     if row is None:
         if missing_ok:
             return None
@@ -210,19 +213,62 @@ def disable_user(conn: Connection, username: str, actor: str = "system") -> User
     return update_user(conn, username, active=False, actor=actor)
 
 
-def authenticate(conn: Connection, username: str, password: str) -> User | None:
-    """The active user with this username and password, or None; upgrades old hashes."""
+@dataclass(frozen=True)
+class LoginCandidate:
+    """A user's stored password hash, read before the (slow) password check."""
+
+    id: int
+    password_hash: str | None
+    active: bool
+
+
+def login_candidate(conn: Connection, username: str) -> LoginCandidate | None:
+    """The stored hash of ``username`` (None when there is no such user)."""
     u = schema.app_user
     row = conn.execute(
-        select(u.c.id, u.c.password_hash, u.c.active).where(u.c.username == username.strip().lower())
+        select(u.c.id, u.c.password_hash, u.c.active).where(u.c.username == normalise_username(username))
     ).first()
-    if row is None or row.password_hash is None:
+    return None if row is None else LoginCandidate(row.id, row.password_hash, bool(row.active))
+
+
+def check_password(candidate: LoginCandidate | None, password: str) -> bool:
+    """Whether ``password`` opens ``candidate``'s account; as slow for unknown users (argon2).
+
+    Needs no database: call it outside any transaction, so that logins never hold the write lock
+    while hashing.
+    """
+    if candidate is None or candidate.password_hash is None:
         passwords.verify_password(passwords.DUMMY_HASH, password)
+        return False
+    return passwords.verify_password(candidate.password_hash, password) and candidate.active
+
+
+def confirm_login(conn: Connection, candidate: LoginCandidate, new_hash: str | None = None) -> User | None:
+    """The user, if still active with the hash that was checked; stores ``new_hash`` (an upgrade)."""
+    u = schema.app_user
+    row = conn.execute(select(u.c.password_hash, u.c.active).where(u.c.id == candidate.id)).first()
+    if row is None or not row.active or row.password_hash != candidate.password_hash:
+        return None  # disabled or given a new password while the old one was being checked
+    if new_hash is not None:
+        conn.execute(update(u).where(u.c.id == candidate.id).values(password_hash=new_hash))
+    return get_user_by_id(conn, candidate.id)
+
+
+def rehashed(candidate: LoginCandidate, password: str) -> str | None:
+    """A fresh hash when the stored one used weaker parameters (after a successful check)."""
+    if candidate.password_hash is not None and passwords.needs_rehash(candidate.password_hash):
+        return passwords.hash_password(password)
+    return None
+
+
+def authenticate(conn: Connection, username: str, password: str) -> User | None:
+    """The active user with this username and password, or None; upgrades old hashes.
+
+    One connection does it all: for the command line. The server splits the steps so the
+    password is checked outside the write transaction (:func:`demine.api.auth.open_session`).
+    """
+    candidate = login_candidate(conn, username)
+    if not check_password(candidate, password):
         return None
-    if not passwords.verify_password(row.password_hash, password) or not row.active:
-        return None
-    if passwords.needs_rehash(row.password_hash):
-        conn.execute(
-            update(u).where(u.c.id == row.id).values(password_hash=passwords.hash_password(password))
-        )
-    return get_user_by_id(conn, row.id)
+    assert candidate is not None
+    return confirm_login(conn, candidate, rehashed(candidate, password))

@@ -13,7 +13,7 @@ from datetime import date
 
 from fastapi import FastAPI, Response
 
-from demine.api import auth, errors, features, records, reports, tiles, workflow
+from demine.api import auth, errors, features, limits, records, reports, tiles, workflow
 from demine.api.context import Context, Settings, settings_from_env
 from demine.api.geojson import dumps
 from demine.storage.database import current_revision
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_middleware(limits.Guard, max_body_bytes=settings.max_body_bytes, limiter=ctx.limiter)
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(auth.users_router)

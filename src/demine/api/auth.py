@@ -1,8 +1,9 @@
 """Logging in and out, the current user, API tokens, and user administration (admins).
 
-``POST /auth/login`` is rate-limited per (username, client address) by an in-process token
-bucket (:mod:`demine.accounts.ratelimit`): 5 attempts at once, then one every 20 seconds;
-the 6th quick attempt gets 429 with ``Retry-After``.
+``POST /auth/login`` is rate-limited by in-process token buckets (:mod:`demine.accounts.ratelimit`):
+per (username, client address) 5 attempts at once, then one every 20 seconds (the 6th quick
+attempt gets 429 with ``Retry-After``); per address and for the whole server too, so made-up
+user names are limited as well.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 
 from demine.accounts import tokens as tokens_lib
 from demine.accounts import users as users_lib
+from demine.accounts.ratelimit import normalise_username
 from demine.accounts.roles import ADMIN, permissions_table
 from demine.accounts.tokens import IssuedToken
 from demine.accounts.users import User
@@ -42,12 +44,25 @@ class LoginRefused(Exception):
 
 
 def open_session(ctx: Context, username: str, password: str, address: str) -> tuple[User, IssuedToken]:
-    """Check the rate limit and the password, then issue a browser session (the API and the pages)."""
+    """Check the rate limits and the password, then issue a browser session (the API and the pages).
+
+    The user name is normalised once, before both the limiter and the lookup (a name padded with
+    Unicode spaces is the same name to both). The argon2 check runs outside any transaction: a
+    flood of logins costs CPU, bounded by the limiter, but never holds the write lock that every
+    edit of the register waits for.
+    """
+    username = normalise_username(username)
     wait = ctx.limiter.attempt(username, address)
     if wait > 0:
         raise LoginRefused(wait)
+    with ctx.reading() as conn:
+        candidate = users_lib.login_candidate(conn, username)
+    if not users_lib.check_password(candidate, password):
+        raise LoginRefused()
+    assert candidate is not None
+    new_hash = users_lib.rehashed(candidate, password)
     with ctx.writing() as conn:
-        user = users_lib.authenticate(conn, username, password)
+        user = users_lib.confirm_login(conn, candidate, new_hash)
         if user is None:
             raise LoginRefused()
         issued = tokens_lib.issue_token(conn, user, kind=tokens_lib.SESSION)
@@ -178,7 +193,7 @@ def add_user(body: UserIn, user: CurrentUser, ctx: Ctx, response: Response) -> U
 @users_router.get("/users/{username}", response_model=UserOut, responses={403: {}, 404: {}})
 def get_user(username: Username, user: CurrentUser, ctx: Ctx, response: Response) -> UserOut:
     """One user (admins, or yourself)."""
-    if user.username != username.lower():
+    if user.username != normalise_username(username):
         _admin(user)
     with ctx.reading() as conn:
         found = users_lib.get_user(conn, username)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from demine.accounts.ratelimit import LoginRateLimiter
 from demine.storage import postgres
-from demine.storage.database import open_database, resolve_url
+from demine.storage.database import busy_timeout_ms, open_database, resolve_url, sqlite_busy_error
 from demine.storage.geopackage import register_sql_functions
 
 
@@ -32,13 +32,14 @@ class Settings:
     secure_cookies: bool = False  # set behind HTTPS: cookies then only travel encrypted
     max_page: int = 10_000
     tile_feature_cap: int = 50_000
+    max_body_bytes: int = 16 * 1024 * 1024  # see demine.api.limits
 
 
 def _on_read_connect(dbapi_conn: Any, _record: Any) -> None:
     register_sql_functions(dbapi_conn)
     dbapi_conn.isolation_level = None  # SQLAlchemy's begin event decides
     cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     cursor.execute("PRAGMA query_only = ON")
     cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB per connection
     cursor.close()
@@ -56,6 +57,7 @@ def open_read_engine(db: str) -> Engine:
         return create_engine(url)
     engine = create_engine(url, pool_size=16, max_overflow=16)
     event.listen(engine, "connect", _on_read_connect)
+    event.listen(engine, "handle_error", sqlite_busy_error)
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
 

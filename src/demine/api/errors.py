@@ -6,6 +6,7 @@ error                       status  body
 ValidationError,            422     ``detail`` and ``problems`` (record, field, message)
 ReleaseRejected
 NotFoundError               404     ``detail``
+StoreBusy                   503     ``detail``, ``Retry-After: 5``
 Forbidden                   403     ``detail``
 VersionConflict             409     ``detail``, ``current_version``, ``current`` record
 InvalidChange               409     ``detail``
@@ -21,10 +22,11 @@ from typing import Any
 
 import shapely
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from demine.api.geojson import dumps
-from demine.domain.errors import DemineError, NotFoundError, ReleaseRejected, ValidationError
+from demine.domain.errors import DemineError, NotFoundError, ReleaseRejected, StoreBusy, ValidationError
 from demine.workflow.errors import Forbidden, InvalidChange, VersionConflict
 
 
@@ -54,6 +56,8 @@ def error_response(exc: DemineError) -> Response:
         return _json(body, status_code=422)
     if isinstance(exc, NotFoundError):
         return _json({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, StoreBusy):
+        return _json({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
     if isinstance(exc, Forbidden):
         return _json({"detail": str(exc)}, status_code=403)
     if isinstance(exc, VersionConflict):
@@ -71,8 +75,33 @@ def error_response(exc: DemineError) -> Response:
     return _json({"detail": str(exc)}, status_code=400)
 
 
+MAX_ERRORS = 50
+MAX_ECHO = 100
+
+
+def brief_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Request validation errors without echoing what was sent, beyond short scalar values.
+
+    FastAPI's default answer repeats each offending input: a 30 MB body came back whole.
+    """
+    out = []
+    for error in errors[:MAX_ERRORS]:
+        item = {"type": error.get("type"), "loc": list(error.get("loc", ())), "msg": error.get("msg")}
+        value = error.get("input")
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= MAX_ECHO):
+            item["input"] = value
+        out.append(item)
+    if len(errors) > MAX_ERRORS:
+        out.append({"type": "too_many_errors", "loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors"})
+    return out
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        return _json({"detail": brief_errors(list(exc.errors()))}, status_code=422)
 
     @app.exception_handler(DemineError)
     async def _demine_error(_request: Request, exc: DemineError) -> Response:

@@ -220,7 +220,8 @@ def list_records(
     if found == ORG:
         query = query.where(res.organisation() == user.organisation_id)
     rows = [
-        dict(r._mapping) for r in conn.execute(query.order_by(res.table.c.id).limit(limit).offset(offset))
+        without_personal(res, user, dict(r._mapping))
+        for r in conn.execute(query.order_by(res.table.c.id).limit(limit).offset(offset))
     ]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)  # the whole result is on this page: no need to count
@@ -241,7 +242,14 @@ def read_record(conn: Connection, res: Resource, user: User, record_id: int) -> 
     if row is None:
         raise NotFoundError(f"no {res.name} {record_id}")
     _check_record_scope(conn, res, user, record_id, found)
-    return dict(row._mapping)
+    return without_personal(res, user, dict(row._mapping))
+
+
+def without_personal(res: Resource, user: User, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``row`` without the resource's personal-data fields, unless the user may see them."""
+    if row is None or not res.personal or user.sees_personal_data:
+        return row
+    return {k: v for k, v in row.items() if k not in res.personal}
 
 
 def _record_response(
@@ -382,6 +390,15 @@ def history(ctx: Any, res: Resource, user: User, record_id: int) -> dict[str, An
         items = audit_history(conn, res.table.name, record_id)
     if not items and not exists:
         raise NotFoundError(f"no {res.name} {record_id}")
+    if res.personal and not user.sees_personal_data:
+        items = [
+            item
+            | {
+                "before": without_personal(res, user, item.get("before")),
+                "after": without_personal(res, user, item.get("after")),
+            }
+            for item in items
+        ]
     return {"items": items}
 
 

@@ -16,9 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from demine.accounts.roles import planner_limits
+from demine.accounts.users import User
 from demine.api.geojson import dumps
 from demine.api.security import Ctx, CurrentUser
 from demine.reports.summary import programme_summary
+from demine.workflow.errors import Forbidden
 
 router = APIRouter(prefix="/api", tags=["Reports"])
 
@@ -51,6 +54,21 @@ def summary(user: CurrentUser, ctx: Ctx) -> Response:
     return Response(dumps(data), media_type="application/json")
 
 
+def within_planner_limits(
+    user: User, trials: int | None = None, months: int | None = None, seconds: float | None = None
+) -> None:
+    """Refuse (403) a planning run larger than the user's role may ask of the server."""
+    limits = planner_limits(user.role)
+    asked = [
+        (trials, limits.trials, "trials"),
+        (months, limits.months, "months"),
+        (seconds, limits.solver_seconds, "seconds of solver time"),
+    ]
+    for value, most, what in asked:
+        if value is not None and value > most:
+            raise Forbidden(f"a {user.role} may run at most {most:g} {what} (asked for {value:g})")
+
+
 def _prepared(ctx: Any, start: date | None) -> Any:
     # The planner imports scipy and matplotlib: only when a forecast is asked for.
     from demine.planning.register_history import prepare_from_register
@@ -71,6 +89,7 @@ def forecast(
     """When will the open hazards be released: P10/P50/P90 completion, burn-down band, regions."""
     from demine.planning.prepared import forecast_report
 
+    within_planner_limits(user, trials=trials)
     prepared = _prepared(ctx, start)
     result = prepared.forecast(trials, seed, horizon_years=horizon_years)
     return Response(dumps(forecast_report(prepared, result)), media_type="application/json")
@@ -82,6 +101,7 @@ def forecast_scenario(body: ScenarioIn, user: CurrentUser, ctx: Ctx) -> Response
     from demine.planning.prepared import comparison_report
     from demine.planning.scenario import scenario_from_dict
 
+    within_planner_limits(user, trials=body.trials)
     plan = scenario_from_dict(body.scenario, source="scenario")
     prepared = _prepared(ctx, body.start)
     comparison = prepared.compare(plan, body.trials, body.seed, horizon_years=body.horizon_years)

@@ -33,6 +33,8 @@ class Resource:
     hazard_column: str | None = None  # filter ?hazard=CODE
     parent_column: str | None = None  # filter ?parent=ID
     list_hidden: frozenset[str] = frozenset()  # left out of lists (big), shown on the record
+    # Personal data: left out (of records, lists and their history) for roles that may not see it.
+    personal: frozenset[str] = frozenset()
     creatable: bool = True
     submit_instead: str | None = None  # operators send these as submissions of this kind
     filters: tuple[str, ...] = field(default=(), init=False)
@@ -214,13 +216,15 @@ RESOURCES: dict[str, Resource] = {
         Resource(
             "accidents",
             S.accident,
-            "Accidents (no personal data)",
+            "Accidents (the description is personal data: shown to admins and IM officers)",
             kind="accident",
             date_column="occurred_on",
             type_column="accident_kind",
             admin_column=_hazard_admin(S.accident),
             hazard_column="hazard_id",
             submit_instead="accident",
+            # A description of what happened names people as often as not.
+            personal=frozenset({"description"}),
         ),
         Resource(
             "victims",
@@ -228,6 +232,7 @@ RESOURCES: dict[str, Resource] = {
             "Victims (personal data)",
             status_column="status",
             parent_column="accident_id",
+            personal=frozenset({"full_name", "identification", "birth_date"}),
         ),
         Resource(
             "eore_sessions",

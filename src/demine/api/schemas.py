@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from demine.accounts.roles import ROLES
 from demine.workflow import payloads as p
+from demine.workflow.payloads import NO_NUL
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
 
@@ -61,7 +62,7 @@ class SessionOut(BaseModel):
 
 
 class TokenIn(Strict):
-    name: Annotated[str | None, Field(max_length=200)] = None
+    name: Annotated[str | None, Field(max_length=200, pattern=NO_NUL)] = None
     days: Annotated[int, Field(ge=1, le=366)] = 90
 
 
@@ -74,15 +75,15 @@ class TokenOut(BaseModel):
 class UserIn(Strict):
     username: Annotated[str, Field(min_length=2, max_length=64)]
     role: Role
-    organisation: Annotated[str | None, Field(max_length=100)] = None
-    full_name: Annotated[str | None, Field(max_length=200)] = None
+    organisation: Annotated[str | None, Field(max_length=100, pattern=NO_NUL)] = None
+    full_name: Annotated[str | None, Field(max_length=200, pattern=NO_NUL)] = None
     password: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
 
 
 class UserPatch(Strict):
     role: Role | None = None
-    organisation: Annotated[str | None, Field(max_length=100)] = None
-    full_name: Annotated[str | None, Field(max_length=200)] = None
+    organisation: Annotated[str | None, Field(max_length=100, pattern=NO_NUL)] = None
+    full_name: Annotated[str | None, Field(max_length=200, pattern=NO_NUL)] = None
     active: bool | None = None
     password: Annotated[str | None, Field(min_length=1, max_length=1024)] = None
 
@@ -137,7 +138,7 @@ class RevisionIn(Strict):
 
 
 class RejectIn(Strict):
-    reason: Annotated[str, Field(min_length=1, max_length=5000)]
+    reason: Annotated[str, Field(min_length=1, max_length=5000, pattern=NO_NUL)]
 
 
 class SubmissionOut(BaseModel):

@@ -36,6 +36,11 @@ class NotFoundError(DemineError):
     """A record asked for by id or code does not exist."""
 
 
+class StoreBusy(DemineError):
+    """Another writer held the database too long (or the store broke a deadlock): nothing was
+    written, and trying again later will work. The API answers 503 with ``Retry-After``."""
+
+
 class ReleaseRejected(DemineError):
     """A land release product breaks the accounting rules (outside the hazard, overlapping)."""
 

@@ -20,10 +20,17 @@ def check_date_range(
     return []
 
 
+# No record of mine action predates the First World War's mines; a date before 1900 is a
+# typing error (0001-01-01 from an empty date field, a two-digit year read as the first century).
+EARLIEST = date(1900, 1, 1)
+
+
 def check_not_future(record: str, day: date | None, field: str, today: date) -> list[Problem]:
-    """Reports describe work done: their dates cannot lie in the future."""
+    """Reports describe work done: their dates cannot lie in the future, nor before 1900."""
     if day is not None and day > today:
         return [Problem(record, field, f"{day.isoformat()} is in the future")]
+    if day is not None and day < EARLIEST:
+        return [Problem(record, field, f"{day.isoformat()} is before {EARLIEST.year}: is the year mistyped?")]
     return []
 
 

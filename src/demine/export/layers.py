@@ -165,7 +165,8 @@ def _accident() -> Layer:
             Column("accident_kind", acc.c.accident_kind, "code", "accident_kind"),
             Column("eo_category", acc.c.eo_category, "code", "eo_category"),
             Column("hazard", h.c.code, "text"),
-            Column("description", acc.c.description, "text"),
+            # What happened, in words: it names people as often as not.
+            Column("description", acc.c.description, "text", personal=True),
             Column("killed", victims("killed"), "int"),
             Column("injured", victims("injured"), "int"),
             Column("source_id", acc.c.source_id, "text"),

@@ -2,14 +2,63 @@
 
 The rules are GICHD geocheck's basic ones: the geometry must exist, be a polygon, have at
 least three distinct vertices, be valid (OGC simple features) and lie within WGS 84 bounds.
+On top of them, three plausibility limits (:func:`implausible`) that no real hazard or
+release product reaches and that a mistake or an attack easily does:
+
+* at most :data:`MAX_VERTICES` vertices (a surveyed traverse has tens to thousands; a
+  million-vertex polygon costs the server hundreds of MiB and every page that draws it);
+* no more than 180° of longitude: a polygon across the antimeridian, written in plain
+  lon/lat, is read as the long way round the globe;
+* at most :data:`MAX_AREA_M2` (10,000 km², about the size of Lebanon) on the ellipsoid: a
+  20° × 20° "hazard" is a typing error in the coordinates, not a minefield.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
 from demine.domain.errors import Problem
+from demine.geometry.area import geodesic_area
+
+MAX_VERTICES = 50_000
+MAX_AREA_M2 = 1e10
+# Below this bounding box (square degrees) a polygon cannot reach MAX_AREA_M2 at any latitude
+# (a degree of latitude is at most 111.7 km), so its geodesic area need not be computed here.
+_SMALL_BOX_DEG2 = MAX_AREA_M2 / 111_700.0**2
+
+
+def implausible(geoms: np.ndarray) -> list[str | None]:
+    """For each (multi)polygon, why it is implausible for the register (or None), vectorised."""
+    geoms = np.asarray(geoms, dtype=object)
+    out: list[str | None] = [None] * len(geoms)
+    if not len(geoms):
+        return out
+    counts = shapely.get_num_coordinates(geoms)
+    bounds = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        width = bounds[:, 2] - bounds[:, 0]
+        box = width * (bounds[:, 3] - bounds[:, 1])
+    for i in np.flatnonzero(counts > MAX_VERTICES):
+        out[i] = (
+            f"has {counts[i]:,} vertices; at most {MAX_VERTICES:,} are accepted: simplify it "
+            "(e.g. ogr2ogr -simplify 0.1 in metres) or split it into several hazards"
+        )
+    for i in np.flatnonzero(width > 180):
+        out[i] = out[i] or (
+            f"spans {width[i]:.0f}° of longitude: a polygon across the antimeridian (±180°) must be "
+            "given as a MultiPolygon with one part on each side"
+        )
+    for i in np.flatnonzero(box > _SMALL_BOX_DEG2):
+        if out[i] is None:
+            area = geodesic_area(geoms[i])
+            if area > MAX_AREA_M2:
+                out[i] = (
+                    f"covers {area / 1e6:,.0f} km², more than the {MAX_AREA_M2 / 1e6:,.0f} km² any hazard "
+                    "or release reaches: check the coordinates (order, units, CRS)"
+                )
+    return out
 
 
 def polygon_problems(geom: shapely.Geometry | None, record: str, field: str) -> list[Problem]:
@@ -29,6 +78,11 @@ def polygon_problems(geom: shapely.Geometry | None, record: str, field: str) -> 
                 " longitude must come first",
             )
         )
+    if problems:
+        return problems
+    reason = implausible(np.array([geom], dtype=object))[0]
+    if reason is not None:
+        return [Problem(record, field, reason)]
     for i, part in enumerate(shapely.get_parts(geom)):
         distinct = len(set(part.exterior.coords))
         if distinct < 3:

@@ -11,7 +11,9 @@ invalid polygon is handled one at a time. In order:
    reprojected to WGS 84 (always_xy), are out of range;
 5. **polygon checks** (GICHD geocheck's basic rules, as :func:`demine.geometry.polygons.
    polygon_problems`): at least three distinct vertices per part, then OGC validity;
-6. **area of interest**: the geometry must lie inside ``--aoi``.
+6. **plausibility** (:func:`demine.geometry.polygons.implausible`): too many vertices, a
+   polygon the long way round the antimeridian, an area no hazard reaches;
+7. **area of interest**: the geometry must lie inside ``--aoi``.
 
 Safe repairs, after which a feature counts as *repaired* (and its geometry as entered is
 still kept in ``entered_geometry``):
@@ -44,7 +46,7 @@ from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError
 
 from demine.domain.errors import DemineError
-from demine.geometry.polygons import as_multipolygon
+from demine.geometry.polygons import as_multipolygon, implausible
 from demine.ingest.report import Rejection
 
 # A repair may change a polygon's area by this share at most (see the module docstring).
@@ -319,6 +321,10 @@ def prepare(
             )
 
     if kind_geometry == "polygon":
+        idx = np.flatnonzero(ok)
+        for i, reason in zip(idx, implausible(work[idx]), strict=True):
+            if reason is not None:
+                reject(i, "implausible_geometry", reason)
         _check_polygons(work, ok, reject, repairs)
 
     idx = np.flatnonzero(ok)

@@ -35,6 +35,7 @@ REASONS: dict[str, str] = {
     "missing_geometry": "the feature has no geometry, or an empty one",
     "invalid_geometry": "the geometry cannot be read, or is invalid and not safely repairable",
     "wrong_geometry_type": "a point where a polygon is needed, a line, or the like",
+    "implausible_geometry": "over 50,000 vertices, across the antimeridian, or over 10,000 km²",
     "out_of_range_coordinates": "coordinates outside [-180,180]×[-90,90] after reprojection, or NaN",
     "outside_area_of_interest": "the geometry does not lie inside --aoi",
     "duplicate": "the same record appears earlier in the file, or is already in the register",

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from demine.domain.errors import DemineError
+from demine.domain.errors import DemineError, StoreBusy
 from demine.storage import postgres
 from demine.storage.geopackage import register_sql_functions
 
@@ -40,14 +40,33 @@ def resolve_url(db: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def busy_timeout_ms() -> int:
+    """How long a SQLite writer waits for another's lock: ``DEMINE_SQLITE_BUSY_MS`` or 30 s."""
+    value = os.environ.get("DEMINE_SQLITE_BUSY_MS", "30000")
+    if not value.isdigit():
+        raise DemineError(f"DEMINE_SQLITE_BUSY_MS must be a whole number of milliseconds, not {value!r}")
+    return int(value)
+
+
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     register_sql_functions(dbapi_conn)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = FULL")
     cursor.close()
+
+
+def sqlite_busy_error(context: Any) -> None:
+    """``handle_error`` listener: SQLite's "database is locked" after the busy timeout is
+    :class:`StoreBusy`, as PostgreSQL's lock timeout is (the server answers 503, not 500)."""
+    text = str(context.original_exception)
+    if "database is locked" in text or "database table is locked" in text:
+        raise StoreBusy(
+            f"the database is busy: another writer (an import?) held it for over "
+            f"{busy_timeout_ms() / 1000:g} seconds; nothing was written, try again"
+        ) from context.original_exception
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -70,6 +89,7 @@ def open_engine(db: str | os.PathLike[str] | None = None) -> Engine:
             dbapi_conn.isolation_level = None
 
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "handle_error", sqlite_busy_error)
     return engine
 
 

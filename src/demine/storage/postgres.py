@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 
-from demine.domain.errors import DemineError
+from demine.domain.errors import DemineError, StoreBusy
 
 # Key of the advisory lock every write transaction holds (advisory locks are per database).
 WRITE_LOCK_KEY = 0x64656D696E65  # "demine"
@@ -28,10 +28,6 @@ DEFAULT_LOCK_TIMEOUT = "60s"
 
 # SQLSTATEs of "someone else holds what we need": lock timeout, deadlock, serialization failure.
 _BUSY_STATES = {"55P03": "waited too long for a lock", "40P01": "deadlock", "40001": "serialization failure"}
-
-
-class StoreBusy(DemineError):
-    """Another writer held the database too long, or PostgreSQL broke a deadlock: nothing was written."""
 
 
 def lock_timeout() -> str:

@@ -526,7 +526,7 @@ SPATIAL_TABLES: dict[str, tuple[str, str, str]] = {
         "Land release products: cancelled, reduced, cleared",
     ),
     "eo_find": ("geom", "POINT", "Explosive ordnance found"),
-    "accident": ("geom", "POINT", "Accidents (no personal data)"),
+    "accident": ("geom", "POINT", "Accidents (their description is personal data)"),
     "eore_session": ("geom", "POINT", "Explosive ordnance risk education sessions"),
     "context_point": ("geom", "POINT", "Context points: schools, health facilities, water points"),
     "context_line": ("geom", "LINESTRING", "Context lines: roads, railways, power lines"),

@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import base64
 import tempfile
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from demine.accounts.roles import planner_limits
+from demine.api.reports import within_planner_limits
 from demine.api.security import Ctx, CurrentUser
 from demine.web.session import PageSession
 
 router = APIRouter(include_in_schema=False)
 TEAM_TYPES = ("manual", "mdd", "mechanical", "nts", "ts")
+# One workplan solve at a time per server process: HiGHS takes a core for its whole time limit,
+# and two at once would take the machine from everyone else's edits.
+_SOLVING = threading.Semaphore(1)
 
 
 def _templates() -> Any:
@@ -38,7 +44,13 @@ def planner_page(request: Request, info: PageSession) -> Response:
     today = date.today()
     next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
     return _templates()(
-        request, info, "planner.html", team_types=TEAM_TYPES, today=today, next_month=next_month
+        request,
+        info,
+        "planner.html",
+        team_types=TEAM_TYPES,
+        today=today,
+        next_month=next_month,
+        limits=planner_limits(info.user.role),
     )
 
 
@@ -78,6 +90,8 @@ def baseline(
     """The baseline forecast: fan chart, completion percentiles, the burn-down by year."""
     from demine.planning.prepared import forecast_report
 
+    within_planner_limits(user, trials=trials)
+
     prepared = _prepared(ctx, None)
     result = prepared.forecast(trials, seed)
     report = forecast_report(prepared, result)
@@ -99,6 +113,7 @@ def scenario(request: Request, body: ScenarioRun, user: CurrentUser, ctx: Ctx) -
     from demine.planning.prepared import comparison_report
     from demine.planning.scenario import scenario_from_dict
 
+    within_planner_limits(user, trials=body.trials)
     plan = scenario_from_dict(body.scenario, source="scenario")  # ScenarioError → 422 with problems
     prepared = _prepared(ctx, None)
     comparison = prepared.compare(plan, body.trials, body.seed)
@@ -138,15 +153,23 @@ def workplan(request: Request, body: WorkplanRun, user: CurrentUser, ctx: Ctx) -
     from demine.prioritisation import default_weights, score_hazards, scoring_inputs
     from demine.workplan import PlanConfig, build_instance, make_plan, register_inputs
 
-    today = date.today()
-    first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-    config = PlanConfig(months=body.months, time_limit_s=body.time_limit)
-    with ctx.reading() as conn:
-        ranking = score_hazards(scoring_inputs(conn, today), default_weights())
-        scores = dict(zip(ranking.codes, ranking.normalised_score.tolist(), strict=True))
-        inputs = register_inputs(conn, scores, config)
-    instance = build_instance(inputs.hazards, inputs.teams, first, config)
-    plan = make_plan(instance, config, greedy_only=body.greedy)
+    within_planner_limits(user, months=body.months, seconds=body.time_limit)
+    if not _SOLVING.acquire(blocking=False):
+        raise HTTPException(
+            503, "another workplan is being solved; try again in a minute", headers={"Retry-After": "30"}
+        )
+    try:
+        today = date.today()
+        first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        config = PlanConfig(months=body.months, time_limit_s=body.time_limit)
+        with ctx.reading() as conn:
+            ranking = score_hazards(scoring_inputs(conn, today), default_weights())
+            scores = dict(zip(ranking.codes, ranking.normalised_score.tolist(), strict=True))
+            inputs = register_inputs(conn, scores, config)
+        instance = build_instance(inputs.hazards, inputs.teams, first, config)
+        plan = make_plan(instance, config, greedy_only=body.greedy)
+    finally:
+        _SOLVING.release()
     data = plan.to_dict()
     data["hazards"] = sorted(data["hazards"], key=lambda h: (h["start"] or date.max, -h["score"]))
     return _fragment(request, "partials/workplan.html", data=data)

@@ -430,6 +430,8 @@ def record_page(request: Request, info: PageSession, resource: str, record_id: i
     res = RESOURCES.get(resource)
     if res is None:
         raise HTTPException(404, f"no resource {resource!r}")
+    if not 1 <= record_id <= 2**53:  # no such id exists; a database integer would overflow
+        raise HTTPException(404, f"no {resource} {record_id}")
     ctx = context(request)
     user = info.user
     try:

@@ -367,6 +367,15 @@ def integrity_problem(exc: IntegrityError, record: str) -> Problem:
     return Problem(record, "record", f"breaks a rule of the register ({message})")
 
 
+# Tables whose rows are written together with a parent record: parent -> (child, its key).
+CHILDREN: dict[str, tuple[str, str]] = {
+    "hazard": ("hazard_beneficiary", "hazard_id"),
+    "accident": ("victim", "accident_id"),
+    "eore_session": ("eore_participant", "session_id"),
+    "qa_visit": ("qa_nonconformity", "visit_id"),
+}
+
+
 def write(
     conn: Connection,
     kind_name: str,
@@ -397,6 +406,18 @@ def write(
     rows = conn.execute(select(table).where(table.c.id > last_id).order_by(table.c.id)).all()
     for row in rows:
         record_change(conn, table.name, row.id, "insert", None, snapshot(row), reason, changed_by=actor)
+    child = CHILDREN.get(table.name)
+    if child is not None and rows:
+        # Rows written with their parent (an accident's victims ...) are changes too: each
+        # gets its own audit row, so it can be traced and restored like any record.
+        child_table, key = schema.metadata.tables[child[0]], child[1]
+        children = conn.execute(
+            select(child_table).where(child_table.c[key].in_([r.id for r in rows])).order_by(child_table.c.id)
+        ).all()
+        for row in children:
+            record_change(
+                conn, child_table.name, row.id, "insert", None, snapshot(row), reason, changed_by=actor
+            )
     if hazard_before is not None:
         h = schema.hazard
         after = conn.execute(select(h).where(h.c.id == hazard_before["id"])).first()

@@ -11,14 +11,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Code = Annotated[str, Field(min_length=1, max_length=100)]
-Text = Annotated[str, Field(max_length=10_000)]
+# Codes and names are compared as given: surrounding spaces are never meant, and a name of
+# spaces only is no name.
+# No NUL characters: PostgreSQL cannot store them in text, and no one means them.
+NO_NUL = r"^[^\x00]*$"
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+Text = Annotated[str, StringConstraints(max_length=10_000, pattern=NO_NUL)]
 Count = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Lon = Annotated[float, Field(ge=-180, le=180)]
 Lat = Annotated[float, Field(ge=-90, le=90)]
 LonLat = tuple[Lon, Lat]
+# Bounds on what one request may carry (a record's parts, not a bulk import: files go through
+# ``demine import``). Generous for any real record, small enough that no request can make the
+# server hold or check an unbounded list.
+MAX_CODES = 100  # EO categories, evidence or blockages of one hazard
+MAX_PARTS = 1_000  # victims of one accident, beneficiary or participant groups, non-conformities
 GeometryIn = Annotated[
     dict[str, Any] | Annotated[str, Field(max_length=5_000_000)],
     Field(description="A GeoJSON geometry (or Feature) object, or WKT text, in `crs`."),
@@ -51,11 +60,11 @@ class HazardPayload(Payload):
     organisation: Code | None = None
     admin_pcode: Code | None = None
     priority: Code | None = None
-    eo_categories: list[Code] = []
-    evidence: list[Code] = []
-    blockages: list[Code] = []
+    eo_categories: Annotated[list[Code], Field(max_length=MAX_CODES)] = []
+    evidence: Annotated[list[Code], Field(max_length=MAX_CODES)] = []
+    blockages: Annotated[list[Code], Field(max_length=MAX_CODES)] = []
     benchmark: LonLat | None = None
-    beneficiaries: list[Beneficiary] = []
+    beneficiaries: Annotated[list[Beneficiary], Field(max_length=MAX_PARTS)] = []
 
 
 class ActivityPayload(Payload):
@@ -134,7 +143,7 @@ class AccidentPayload(Payload):
     eo_category: Code | None = None
     hazard: Code | None = None
     description: Text | None = None
-    victims: list[VictimPayload] = []
+    victims: Annotated[list[VictimPayload], Field(max_length=MAX_PARTS)] = []
 
 
 class OrganisationPayload(Payload):
@@ -172,7 +181,7 @@ class EoreSessionPayload(Payload):
     method: Code
     location: LonLat | None = None
     admin_pcode: Code | None = None
-    participants: list[Participants] = []
+    participants: Annotated[list[Participants], Field(max_length=MAX_PARTS)] = []
 
 
 class Nonconformity(Payload):
@@ -189,4 +198,4 @@ class QaVisitPayload(Payload):
     activity: Code | None = None
     result: Code | None = None
     comments: Text | None = None
-    nonconformities: list[Nonconformity] = []
+    nonconformities: Annotated[list[Nonconformity], Field(max_length=MAX_PARTS)] = []

@@ -227,6 +227,8 @@ def _coerce(table: Table, name: str, value: Any, record: str) -> tuple[Any, list
             return datetime.fromisoformat(str(value)).replace(tzinfo=None), []
         if not isinstance(value, str):
             raise TypeError("must be text")
+        if "\x00" in value:  # PostgreSQL cannot store it; no one types it
+            raise ValueError("must not contain NUL (\\x00) characters")
         return value, []
     except (TypeError, ValueError, shapely.errors.GEOSException) as exc:
         return None, [Problem(record, name, str(exc) or "has the wrong type")]
@@ -252,10 +254,46 @@ def _validate(
             problems += lists.check_many(list_name, str(after[column]).split(","), record, column)
     for column in rules.not_future:
         if column in changed:
-            problems += check_not_future(record, after.get(column), column, today)
+            # ``after`` is a JSON-ready snapshot: its dates are ISO strings, already parsed once.
+            day = after.get(column)
+            day = date.fromisoformat(day) if isinstance(day, str) else day
+            problems += check_not_future(record, day, column, today)
+    table = table_of(table_name)
+    for column in changed:
+        value = after.get(column)
+        if (
+            column in table.c
+            and not table.c[column].nullable
+            and isinstance(value, str)
+            and not value.strip()
+            and not isinstance(table.c[column].type, Geometry)
+        ):
+            problems.append(Problem(record, column, "must not be blank"))
+    if table_name == "code_list" and "active" in changed and not after.get("active"):
+        problems += _last_active_value(conn, after)
+    if table_name == "road" and not before and after.get("geom") is None:
+        problems.append(Problem(record, "geometry", "a road needs its line: import roads from a file"))
     if rules.check is not None and before:
         problems += rules.check(before, after)
     return problems
+
+
+def _last_active_value(conn: Connection, after: dict[str, Any]) -> list[Problem]:
+    # With no active value left, every import and submission naming the list is refused.
+    c = schema.code_list.c
+    others = conn.execute(
+        select(c.code).where(c.list_name == after["list_name"], c.active.is_(True), c.id != after.get("id"))
+    ).first()
+    if others is None:
+        return [
+            Problem(
+                f"code list {after['list_name']}",
+                "active",
+                f"{after['code']!r} is the last active value of {after['list_name']}: every record "
+                "needing one would be refused; add or activate another value first",
+            )
+        ]
+    return []
 
 
 def _parse_changes(

@@ -80,8 +80,54 @@ def _scoped(query: Any, user: User, action: str) -> Any:
     return query
 
 
-def get_submission(conn: Connection, user: User, submission_id: int, action: str = "read") -> dict[str, Any]:
-    """One submission the user may see (``action`` narrows the scope further)."""
+# Personal data inside payloads, by kind: top-level fields, and fields of each item of a list.
+PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
+    "accident": (("description",), {"victims": ("full_name", "birth_date")}),
+}
+
+
+def redacted(data: dict[str, Any], user: User) -> dict[str, Any]:
+    """A submission as ``user`` may see it: without the payload's personal data unless their
+    role may see it (victims' names and birth dates, an accident's description)."""
+    fields = PERSONAL_FIELDS.get(data.get("kind", ""))
+    if fields is None or user.sees_personal_data or not isinstance(data.get("payload"), dict):
+        return data
+    top, nested = fields
+    payload = {k: v for k, v in data["payload"].items() if k not in top}
+    for key, inner in nested.items():
+        if isinstance(payload.get(key), list):
+            payload[key] = [
+                {k: v for k, v in item.items() if k not in inner} if isinstance(item, dict) else item
+                for item in payload[key]
+            ]
+    return data | {"payload": payload, "personal_data_hidden": True}
+
+
+def _with_hidden(kind: str, old: dict[str, Any], new: dict[str, Any], user: User) -> dict[str, Any]:
+    # A revision by someone who was shown the payload without its personal data keeps what they
+    # could not see (by position for list items) rather than erasing it.
+    fields = PERSONAL_FIELDS.get(kind)
+    if fields is None or user.sees_personal_data:
+        return new
+    top, nested = fields
+    out = dict(new)
+    for key in top:
+        if out.get(key) is None and old.get(key) is not None:
+            out[key] = old[key]
+    for key, inner in nested.items():
+        olds, news = old.get(key), out.get(key)
+        if isinstance(olds, list) and isinstance(news, list):
+            merged = []
+            for i, item in enumerate(news):
+                if isinstance(item, dict) and i < len(olds) and isinstance(olds[i], dict):
+                    item = item | {k: olds[i][k] for k in inner if item.get(k) is None and k in olds[i]}
+                merged.append(item)
+            out[key] = merged
+    return out
+
+
+def _get(conn: Connection, user: User, submission_id: int, action: str = "read") -> dict[str, Any]:
+    # The whole submission, personal data included: for the workflow's own use.
     query = _scoped(_query().where(schema.submission.c.id == submission_id), user, "read")
     if action != "read":
         query = _scoped(query, user, action)
@@ -89,6 +135,11 @@ def get_submission(conn: Connection, user: User, submission_id: int, action: str
     if row is None:
         raise NotFoundError(f"no submission {submission_id}")
     return _as_dict(row)
+
+
+def get_submission(conn: Connection, user: User, submission_id: int, action: str = "read") -> dict[str, Any]:
+    """One submission the user may see (``action`` narrows the scope further), as they may see it."""
+    return redacted(_get(conn, user, submission_id, action), user)
 
 
 def list_submissions(
@@ -108,7 +159,7 @@ def list_submissions(
         query = query.where(s.c.kind == kind)
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = conn.execute(query.order_by(s.c.id.desc()).limit(limit).offset(offset))
-    return [_as_dict(r) for r in rows], total
+    return [redacted(_as_dict(r), user) for r in rows], total
 
 
 def _org_of(conn: Connection, table: Any, code: str) -> int | None:
@@ -218,19 +269,19 @@ def _transition(
     if not changed:
         raise VersionConflict(
             f"submission {current['id']} is at version {current['version']}, not {expected_version}",
-            current,
+            redacted(current, user),
             current["version"],
         )
     _audit(conn, current["id"], "update", before, user, reason)
     return get_submission(conn, user, current["id"])
 
 
-def _require_version(current: dict[str, Any], expected_version: int) -> None:
+def _require_version(current: dict[str, Any], expected_version: int, user: User) -> None:
     # Check before validating, so a stale caller learns about the conflict first.
     if current["version"] != expected_version:
         raise VersionConflict(
             f"submission {current['id']} is at version {current['version']}, not {expected_version}",
-            current,
+            redacted(current, user),
             current["version"],
         )
 
@@ -244,12 +295,16 @@ def revise(
     today: date | None = None,
 ) -> dict[str, Any]:
     """The author replaces the payload of a submitted or rejected submission and (re)submits it."""
-    current = get_submission(conn, user, submission_id)
-    _require_version(current, expected_version)
+    current = _get(conn, user, submission_id)
+    _require_version(current, expected_version, user)
     if current["author_id"] != user.id:
         raise Forbidden("only the author may revise a submission")
     if current["status"] not in (SUBMITTED, REJECTED):
         raise InvalidChange(f"submission {submission_id} is {current['status']}; it can no longer be revised")
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(mode="json", exclude_unset=True)
+    if isinstance(payload, dict):
+        payload = _with_hidden(current["kind"], current["payload"], payload, user)
     model = _prepared(conn, user, current["kind"], payload, today)
     values = {
         "payload": model.model_dump_json(),
@@ -264,8 +319,8 @@ def verify(
     conn: Connection, user: User, submission_id: int, expected_version: int, today: date | None = None
 ) -> dict[str, Any]:
     """A manager of the author's organisation (or the authority) confirms a submission."""
-    current = get_submission(conn, user, submission_id, "verify")
-    _require_version(current, expected_version)
+    current = _get(conn, user, submission_id, "verify")
+    _require_version(current, expected_version, user)
     if current["status"] != SUBMITTED:
         raise InvalidChange(
             f"submission {submission_id} is {current['status']}; only a submitted one is verified"
@@ -288,8 +343,8 @@ def approve(
     conn: Connection, user: User, submission_id: int, expected_version: int, today: date | None = None
 ) -> dict[str, Any]:
     """The authority approves a verified submission: its record is written to the register."""
-    current = get_submission(conn, user, submission_id, "approve")
-    _require_version(current, expected_version)
+    current = _get(conn, user, submission_id, "approve")
+    _require_version(current, expected_version, user)
     if current["status"] != VERIFIED:
         raise InvalidChange(
             f"submission {submission_id} is {current['status']}; only a verified one is approved"
@@ -319,8 +374,8 @@ def reject(
     conn: Connection, user: User, submission_id: int, expected_version: int, reason: str
 ) -> dict[str, Any]:
     """Return a submission to its author with the reason (required)."""
-    current = get_submission(conn, user, submission_id, "reject")
-    _require_version(current, expected_version)
+    current = _get(conn, user, submission_id, "reject")
+    _require_version(current, expected_version, user)
     if not reason or not reason.strip():
         raise ValidationError(
             [Problem(f"submission {submission_id}", "reason", "a rejection needs a reason")]
