@@ -70,6 +70,21 @@ def test_demo_refuses_to_overwrite(demo, tmp_path):
     assert json.loads(run("summary", "--json", db=db).stdout)["hazards"]["count"] == 120
 
 
+def test_hazards_list_refuses_unknown_values_and_says_how_many_it_shows(demo):
+    db, _ = demo
+    bogus = run("hazards", "list", "--status", "bogus", db=db, check=False)
+    assert bogus.returncode == 2 and bogus.stdout == ""
+    assert (
+        "'bogus' is neither a code nor a label" in bogus.stderr and "open, suspended, closed" in bogus.stderr
+    )
+    assert "Traceback" not in bogus.stderr
+    exact = json.loads(run("hazards", "list", "--type", "CHA", "--json", "--limit", "500", db=db).stdout)
+    loose = json.loads(run("hazards", "list", "--type", "cha", "--json", "--limit", "500", db=db).stdout)
+    assert exact and loose == exact and {r["hazard_type"] for r in loose} == {"CHA"}
+    table = run("hazards", "list", "--limit", "5", "--offset", "10", db=db).stdout
+    assert "11–15 of 120" in table and "--offset and --limit page through the rest" in table
+
+
 def test_hazards_list_show_and_bbox(demo):
     db, _ = demo
     rows = json.loads(run("hazards", "list", "--json", "--limit", "500", db=db).stdout)

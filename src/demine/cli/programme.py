@@ -13,11 +13,13 @@ from sqlalchemy import Connection, func, select
 from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
 from demine.domain.errors import DemineError
 from demine.geometry.reading import read_geometry
+from demine.ingest.values import CodeResolver, ValueProblem
 from demine.landrelease.accounting import NewRelease, record_release
 from demine.landrelease.history import remaining_area_history
-from demine.register.hazards import get_hazard, list_hazards
+from demine.register.hazards import count_hazards, get_hazard, list_hazards
 from demine.reports.summary import programme_summary
 from demine.storage import schema
+from demine.storage.codelists import load_code_lists
 from demine.storage.database import open_database, resolve_url
 from demine.synthetic.programme import build_programme
 
@@ -173,24 +175,41 @@ def summary(db: DbOption = None, json_out: JsonOption = False) -> None:
 @hazards_app.command("list")
 def hazards_list(
     db: DbOption = None,
-    status: Annotated[str | None, typer.Option(help="open, suspended, closed, handed_over")] = None,
-    hazard_type: Annotated[str | None, typer.Option("--type", help="SHA or CHA")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="A code or label of the hazard_status list (open, suspended, ...).")
+    ] = None,
+    hazard_type: Annotated[
+        str | None, typer.Option("--type", help="A code or label of the hazard_type list (SHA, CHA).")
+    ] = None,
     bbox: Annotated[str | None, typer.Option(help="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """List hazards, filtered by status, type and bounding box."""
+    """List hazards, filtered by status, type and bounding box.
+
+    Values match a code or a label of their code list in any case (``--type cha``); an unknown
+    one is refused with the valid ones, rather than listing nothing.
+    """
     box = _parse_bbox(bbox) if bbox else None
     engine = open_database(db)
     with engine.connect() as conn:
+        resolver = CodeResolver(load_code_lists(conn))
+        try:
+            status = resolver.code("hazard_status", status, "--status") if status else None
+            hazard_type = resolver.code("hazard_type", hazard_type, "--type") if hazard_type else None
+        except ValueProblem as exc:
+            raise DemineError(exc.message) from None
         rows = list_hazards(
             conn, status=status, hazard_type=hazard_type, bbox=box, limit=limit, offset=offset
         )
+        total = count_hazards(conn, status=status, hazard_type=hazard_type, bbox=box)
     if json_out:
         print_json(rows)
         return
-    t = Table(title=f"Hazards ({len(rows)} shown)")
+    shown = f"{offset + 1:,}–{offset + len(rows):,} of {total:,}" if rows else f"none of {total:,}"
+    more = " (--offset and --limit page through the rest)" if offset + len(rows) < total else ""
+    t = Table(title=f"Hazards: {shown}{more}")
     for col in ("code", "type", "status", "admin", "priority", "area", "remaining"):
         t.add_column(col)
     for r in rows:

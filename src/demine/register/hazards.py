@@ -193,19 +193,12 @@ LIST_COLUMNS = (
 )
 
 
-def list_hazards(
+def _hazard_query(
     conn: Connection,
-    status: str | None = None,
-    hazard_type: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    limit: int | None = None,
-    offset: int = 0,
-) -> list[dict[str, Any]]:
-    """Hazards as dicts, filtered by status, type and bounding box (minx, miny, maxx, maxy).
-
-    The bounding box filter uses the GeoPackage R*Tree (SQLite) or the GiST index (PostGIS), so it
-    stays fast on large registers.
-    """
+    status: str | None,
+    hazard_type: str | None,
+    bbox: tuple[float, float, float, float] | None,
+) -> Any:
     h = schema.hazard
     query = select(*(h.c[name] for name in LIST_COLUMNS), h.c.organisation_id).order_by(h.c.code)
     if status:
@@ -229,11 +222,39 @@ def list_hazards(
                     )
                 )
             )
+    return query
+
+
+def list_hazards(
+    conn: Connection,
+    status: str | None = None,
+    hazard_type: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Hazards as dicts, filtered by status, type and bounding box (minx, miny, maxx, maxy).
+
+    The bounding box filter uses the GeoPackage R*Tree (SQLite) or the GiST index (PostGIS), so it
+    stays fast on large registers.
+    """
+    query = _hazard_query(conn, status, hazard_type, bbox)
     if limit is not None:
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def count_hazards(
+    conn: Connection,
+    status: str | None = None,
+    hazard_type: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> int:
+    """How many hazards :func:`list_hazards` would list without a limit."""
+    query = _hazard_query(conn, status, hazard_type, bbox).order_by(None)
+    return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def get_hazard(conn: Connection, code: str) -> dict[str, Any]:
