@@ -85,6 +85,27 @@ def test_hazards_list_refuses_unknown_values_and_says_how_many_it_shows(demo):
     assert "11–15 of 120" in table and "--offset and --limit page through the rest" in table
 
 
+def test_hazards_show_prints_beneficiaries_and_history_readably(demo):
+    db, _ = demo
+    rows = json.loads(run("hazards", "list", "--json", "--limit", "500", db=db).stdout)
+    shown = [run("hazards", "show", r["code"], db=db).stdout for r in rows[:5]]
+    for text in shown:
+        assert "None" not in text and "['" not in text
+        assert "Remaining area over time" in text
+        assert "Beneficiaries" in text
+    assert any("people" in text for text in shown)  # a beneficiaries table, not only "none recorded"
+
+
+def test_history_says_when_it_shows_only_the_last_changes(demo):
+    db, _ = demo
+    changes = len(json.loads(run("history", "--json", db=db).stdout))
+    assert changes > 40
+    short = run("history", db=db).stdout
+    assert f"the last 40 of {changes:,} changes" in " ".join(short.split())
+    full = run("history", "--last", "0", db=db).stdout
+    assert "the last" not in full and full.count("\n") > short.count("\n")
+
+
 def test_hazards_list_show_and_bbox(demo):
     db, _ = demo
     rows = json.loads(run("hazards", "list", "--json", "--limit", "500", db=db).stdout)

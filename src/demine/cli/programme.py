@@ -240,7 +240,15 @@ def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -
     for key, value in data.items():
         if key in ("beneficiaries", "releases", "history", "entered_geometry"):
             continue
-        t.add_row(key, fmt_m2(value) if key.endswith("area_m2") and value is not None else str(value))
+        if value is None:
+            shown = ""
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif key.endswith("area_m2"):
+            shown = fmt_m2(value)
+        else:
+            shown = str(value)
+        t.add_row(key, shown)
     t.add_row(
         "geometry",
         f"{geometry['type']} ({len(str(geometry))} chars of GeoJSON)" if geometry else "none",
@@ -259,6 +267,16 @@ def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -
                 fmt_m2(p["released_area_m2"]),
             )
         console.print(r)
+    if data["beneficiaries"]:
+        b = Table(title="Beneficiaries")
+        for col in ("kind", "sex", "age band", "people"):
+            b.add_column(col, justify="right" if col == "people" else "left")
+        for row in data["beneficiaries"]:
+            b.add_row(row["kind"], row["sex"], row["age_band"], f"{row['count']:,}")
+        console.print(b)
+    else:
+        console.print("Beneficiaries: none recorded.")
+    console.print(_history_table(data["history"], "Remaining area over time"))
 
 
 def release(
@@ -316,6 +334,7 @@ def release(
 def history(
     hazard: Annotated[str | None, typer.Argument(help="Hazard code [default: whole programme].")] = None,
     db: DbOption = None,
+    last: Annotated[int, typer.Option(min=0, help="Show only the last N changes (0: all).")] = 40,
     json_out: JsonOption = False,
 ) -> None:
     """Remaining area over time, for one hazard or the whole programme."""
@@ -325,12 +344,23 @@ def history(
     if json_out:
         print_json(series)
         return
-    t = Table(title=f"Remaining area{' of ' + hazard if hazard else ''}")
+    shown = series[-last:] if last else series
+    title = f"Remaining area{' of ' + hazard if hazard else ''}"
+    caption = (
+        f"the last {len(shown):,} of {len(series):,} changes; --last 0 shows all"
+        if len(shown) < len(series)
+        else None
+    )
+    console.print(_history_table(shown, title, caption))
+
+
+def _history_table(series: list[dict], title: str, caption: str | None = None) -> Table:
+    t = Table(title=title, caption=caption)
     for col in ("date", "change", "remaining"):
         t.add_column(col, justify="right")
-    for row in series[-40:]:
+    for row in series:
         t.add_row(str(row["date"]), fmt_m2(row["change_m2"]), fmt_m2(row["remaining_m2"]))
-    console.print(t)
+    return t
 
 
 def _read_text(path: Path) -> str:
