@@ -133,9 +133,9 @@ class Guard:
             return
 
         received = 0
-        started = False
 
         async def receive_capped() -> Message:
+            # Raised inside a route, the 413 is answered by the app's own HTTPException handler.
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -144,29 +144,13 @@ class Guard:
                     raise BodyTooLarge(cap)
             return message
 
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send_with_headers(message)
-
-        try:
-            await self.app(scope, receive_capped, send_tracked)
-        except BodyTooLarge:
-            # Raised where no exception handler runs (a route that reads the body itself).
-            if started:
-                raise
-            await _refuse(send_with_headers, 413, f"the request body is over {_mib(cap)}")
+        await self.app(scope, receive_capped, send_with_headers)
 
 
 async def _refuse(send: Send, status: int, detail: str, extra: dict[str, str] | None = None) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     # The client may still be sending: tell it the connection ends here.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    headers = (extra or {}) | {"connection": "close"}
+    await _answer(send, status, json.dumps({"detail": detail}).encode(), "application/json", headers)
 
 
 async def _refuse_page(send: Send, status: int, message: str, extra: dict[str, str]) -> None:
@@ -176,7 +160,11 @@ async def _refuse_page(send: Send, status: int, message: str, extra: dict[str, s
         f'<main><h1>Try again later</h1><p>{message}</p><p><a href="/login">Back to the login page</a></p>'
         "</main></body></html>"
     ).encode()
-    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await _answer(send, status, body, "text/html; charset=utf-8", extra)
+
+
+async def _answer(send: Send, status: int, body: bytes, content_type: str, extra: dict[str, str]) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     headers += [(k.encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Table, select
 
+from demine.domain.personal import personal_columns
 from demine.storage import schema
 
 S = schema
@@ -33,8 +34,6 @@ class Resource:
     hazard_column: str | None = None  # filter ?hazard=CODE
     parent_column: str | None = None  # filter ?parent=ID
     list_hidden: frozenset[str] = frozenset()  # left out of lists (big), shown on the record
-    # Personal data: left out (of records, lists and their history) for roles that may not see it.
-    personal: frozenset[str] = frozenset()
     creatable: bool = True
     submit_instead: str | None = None  # operators send these as submissions of this kind
     filters: tuple[str, ...] = field(default=(), init=False)
@@ -58,6 +57,11 @@ class Resource:
         if self.parent_column:
             names.append("parent")
         object.__setattr__(self, "filters", tuple(names))
+
+    @property
+    def personal(self) -> frozenset[str]:
+        """Personal data: left out of records, lists and their history for roles that may not see it."""
+        return personal_columns(self.table.name)
 
     @property
     def spatial(self) -> bool:
@@ -223,8 +227,6 @@ RESOURCES: dict[str, Resource] = {
             admin_column=_hazard_admin(S.accident),
             hazard_column="hazard_id",
             submit_instead="accident",
-            # A description of what happened names people as often as not.
-            personal=frozenset({"description"}),
         ),
         Resource(
             "victims",
@@ -232,7 +234,6 @@ RESOURCES: dict[str, Resource] = {
             "Victims (personal data)",
             status_column="status",
             parent_column="accident_id",
-            personal=frozenset({"full_name", "identification", "birth_date"}),
         ),
         Resource(
             "eore_sessions",

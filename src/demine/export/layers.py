@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, FromClause, and_, func, select
 
+from demine.domain.personal import personal_columns
 from demine.storage import schema
 
 
@@ -24,7 +25,13 @@ class Column:
     expr: ColumnElement
     type: str  # text | code | codes | date | float | int | bool
     code_list: str | None = None
-    personal: bool = False  # personal data: exported only on request, for roles allowed to see it
+
+    @property
+    def personal(self) -> bool:
+        """Personal data (:mod:`demine.domain.personal`): exported only on request, to roles allowed it."""
+        table = getattr(self.expr, "table", None)
+        table = getattr(table, "original", table)  # an alias of the table is the same data
+        return getattr(self.expr, "name", None) in personal_columns(getattr(table, "name", ""))
 
 
 @dataclass(frozen=True)
@@ -165,8 +172,7 @@ def _accident() -> Layer:
             Column("accident_kind", acc.c.accident_kind, "code", "accident_kind"),
             Column("eo_category", acc.c.eo_category, "code", "eo_category"),
             Column("hazard", h.c.code, "text"),
-            # What happened, in words: it names people as often as not.
-            Column("description", acc.c.description, "text", personal=True),
+            Column("description", acc.c.description, "text"),
             Column("killed", victims("killed"), "int"),
             Column("injured", victims("injured"), "int"),
             Column("source_id", acc.c.source_id, "text"),
@@ -227,9 +233,9 @@ def _victim() -> Layer:
             Column("age_band", v.c.age_band, "code", "age_band"),
             Column("activity_at_time", v.c.activity_at_time, "text"),
             Column("tampered", v.c.tampered, "bool"),
-            Column("full_name", v.c.full_name, "text", personal=True),
-            Column("identification", v.c.identification, "text", personal=True),
-            Column("birth_date", v.c.birth_date, "date", personal=True),
+            Column("full_name", v.c.full_name, "text"),
+            Column("identification", v.c.identification, "text"),
+            Column("birth_date", v.c.birth_date, "date"),
         ),
         v.join(acc, acc.c.id == v.c.accident_id),
         None,  # no location of its own: joined to an accident's point it would identify people

@@ -91,7 +91,6 @@ def baseline(
     from demine.planning.prepared import forecast_report
 
     within_planner_limits(user, trials=trials)
-
     prepared = _prepared(ctx, None)
     result = prepared.forecast(trials, seed)
     report = forecast_report(prepared, result)

@@ -52,7 +52,9 @@ class Rules:
     not_future: tuple[str, ...] = ()
     deletable: bool = True
     not_deletable_reason: str = ""
-    check: Callable[[dict[str, Any], dict[str, Any]], list[Problem]] | None = None
+    check: Callable[[dict[str, Any], dict[str, Any]], list[Problem]] | None = None  # on updates
+    # On creates and updates alike, with the database at hand: (conn, before, after, changed).
+    guard: Callable[[Connection, dict[str, Any], dict[str, Any], set[str]], list[Problem]] | None = None
 
 
 def _hazard_status(before: dict[str, Any], after: dict[str, Any]) -> list[Problem]:
@@ -68,13 +70,53 @@ def _hazard_status(before: dict[str, Any], after: dict[str, Any]) -> list[Proble
     return []
 
 
+def _last_active_value(
+    conn: Connection, _before: dict[str, Any], after: dict[str, Any], changed: set[str]
+) -> list[Problem]:
+    # With no active value left, every import and submission naming the list is refused.
+    if "active" not in changed or after.get("active"):
+        return []
+    c = schema.code_list.c
+    others = conn.execute(
+        select(c.code).where(c.list_name == after["list_name"], c.active.is_(True), c.id != after.get("id"))
+    ).first()
+    if others is None:
+        return [
+            Problem(
+                f"code list {after['list_name']}",
+                "active",
+                f"{after['code']!r} is the last active value of {after['list_name']}: every record "
+                "needing one would be refused; add or activate another value first",
+            )
+        ]
+    return []
+
+
+def _road_line(
+    _conn: Connection, before: dict[str, Any], after: dict[str, Any], _changed: set[str]
+) -> list[Problem]:
+    if not before and after.get("geom") is None:
+        return [
+            Problem(
+                f"road {after.get('id') or '(new)'}",
+                "geometry",
+                "a road needs its line: import roads from a file",
+            )
+        ]
+    return []
+
+
 _ACCOUNTING = "is land release accounting data: it changes only through release products"
 RULES: dict[str, Rules] = {
     "organisation": Rules(locked=frozenset({"code"}), code_lists={"organisation_type": "organisation_type"}),
-    "code_list": Rules(locked=frozenset({"list_name", "code"}), locked_reason="is referred to by records"),
+    "code_list": Rules(
+        locked=frozenset({"list_name", "code"}),
+        locked_reason="is referred to by records",
+        guard=_last_active_value,
+    ),
     "admin_area": Rules(locked=frozenset({"pcode", "area_m2", "geom"})),
     "settlement": Rules(),
-    "road": Rules(locked=frozenset({"geom", "length_m"})),
+    "road": Rules(locked=frozenset({"geom", "length_m"}), guard=_road_line),
     "team": Rules(locked=frozenset({"code"}), code_lists={"team_type": "team_type"}),
     "person": Rules(code_lists={"sex": "sex"}),
     "training_record": Rules(),
@@ -269,31 +311,11 @@ def _validate(
             and not isinstance(table.c[column].type, Geometry)
         ):
             problems.append(Problem(record, column, "must not be blank"))
-    if table_name == "code_list" and "active" in changed and not after.get("active"):
-        problems += _last_active_value(conn, after)
-    if table_name == "road" and not before and after.get("geom") is None:
-        problems.append(Problem(record, "geometry", "a road needs its line: import roads from a file"))
+    if rules.guard is not None:
+        problems += rules.guard(conn, before, after, changed)
     if rules.check is not None and before:
         problems += rules.check(before, after)
     return problems
-
-
-def _last_active_value(conn: Connection, after: dict[str, Any]) -> list[Problem]:
-    # With no active value left, every import and submission naming the list is refused.
-    c = schema.code_list.c
-    others = conn.execute(
-        select(c.code).where(c.list_name == after["list_name"], c.active.is_(True), c.id != after.get("id"))
-    ).first()
-    if others is None:
-        return [
-            Problem(
-                f"code list {after['list_name']}",
-                "active",
-                f"{after['code']!r} is the last active value of {after['list_name']}: every record "
-                "needing one would be refused; add or activate another value first",
-            )
-        ]
-    return []
 
 
 def _parse_changes(

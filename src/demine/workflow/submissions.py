@@ -36,6 +36,7 @@ from sqlalchemy.orm import aliased
 from demine.accounts.roles import ALL, submission_scope
 from demine.accounts.users import User
 from demine.domain.errors import NotFoundError, Problem, ValidationError
+from demine.domain.personal import personal_columns
 from demine.storage import schema
 from demine.storage.audit import record_change, snapshot
 from demine.storage.types import utcnow
@@ -81,8 +82,8 @@ def _scoped(query: Any, user: User, action: str) -> Any:
 
 
 # Personal data inside payloads, by kind: top-level fields, and fields of each item of a list.
-PERSONAL_FIELDS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
-    "accident": (("description",), {"victims": ("full_name", "birth_date")}),
+PERSONAL_FIELDS: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {
+    "accident": (personal_columns("accident"), {"victims": personal_columns("victim")}),
 }
 
 
