@@ -139,9 +139,10 @@ def main() -> None:
     ref_full, agreement = time_reference(inputs, ref_trials)
     small = programme(10_000, seed=2)
     ref_small, _ = time_reference(small, ref_trials)
-    best2 = runs[2]["median"]
+    # The published time, the speed-up and the target all use one statistic: the median.
+    median2 = runs[2]["median"]
     reference_1000 = ref_full * TRIALS
-    speedup = reference_1000 / best2
+    speedup = reference_1000 / median2
 
     c = summary["completion"]
     report = {
@@ -180,7 +181,8 @@ def main() -> None:
         "targets": {
             "seconds_max": 5.0,
             "speedup_min": 200.0,
-            "met": bool(best2 <= 5.0 and speedup >= 200.0),
+            "statistic": "median of the repeats, 2 workers",
+            "met": bool(median2 <= 5.0 and speedup >= 200.0),
         },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

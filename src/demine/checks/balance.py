@@ -1,7 +1,7 @@
 """Stored areas against geometries, and the land release identity, hazard by hazard.
 
 demine stores each polygon's geodesic area next to it, and for each hazard
-original = cancelled + reduced + cleared + remaining (data-model.md §2). These rules catch
+original = cancelled + reduced + cleared + remaining (docs/sources.md#release-balance). These rules catch
 rows that a bulk import, a hand edit in a desktop GIS or a half-finished repair left out
 of step. The tolerance is the land release one: max(1 m², 0.1 %).
 """

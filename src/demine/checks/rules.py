@@ -60,7 +60,7 @@ _RULES = [
         "coordinates_out_of_range",
         "high",
         "Coordinates outside [-180, 180] × [-90, 90], or not finite (NaN, infinity).",
-        "data-model.md §3.1 (WGS 84 decimal degrees)",
+        "GICHD IMSMA Core docs: WGS 84 decimal degrees (docs/sources.md#wgs84)",
     ),
     Rule(
         "lat_lon_swapped",
@@ -72,7 +72,7 @@ _RULES = [
         "outside_area_of_interest",
         "medium",
         "The geometry lies outside the extent of the programme's administrative areas.",
-        "data-model.md §3.1 (check lat/long min/max against the area of interest)",
+        "GICHD IMSMA Core docs: check lat/long against the area of interest (docs/sources.md#wgs84)",
     ),
     Rule("too_few_vertices", "medium", "A polygon ring has fewer than 3 distinct vertices.", GEOCHECK),
     Rule(
@@ -157,7 +157,7 @@ _RULES = [
         "release_balance",
         "high",
         "Original area ≠ cancelled + reduced + cleared + remaining for the hazard.",
-        "data-model.md §2 (land release identity)",
+        "GICHD MDR and IMAS 07.10: land release identity (docs/sources.md#release-balance)",
     ),
 ]
 

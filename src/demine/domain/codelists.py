@@ -3,7 +3,7 @@
 Code lists are data. These defaults seed the ``code_list`` table when a database is created;
 a national authority adds or retires values there (``active = false``) without touching code.
 Codes follow GICHD's Minimum Data Requirements and IMSMA usage where those give values
-(see ``shared/reference/data-model.md`` §1); where the sources give only a list's name, the
+(``docs/sources.md#mdr-code-lists``); where the sources give only a list's name, the
 values are ours and are marked as such in the label.
 """
 
@@ -104,7 +104,7 @@ DEFAULT_CODE_LISTS: dict[str, list[tuple[str, str]]] = {
         ("male", "Male"),
         ("unknown", "Unknown"),
     ],
-    # Syria's RE forms count 5–12, 13–17 and 18+ (data-model.md §1.6); we add under-5 and
+    # Syria's RE forms count 5–12, 13–17 and 18+ (docs/sources.md#syria-forms); we add under-5 and
     # 60+ so that direct beneficiaries of land release (households) fit too.
     "age_band": [
         ("0_4", "0–4 years"),

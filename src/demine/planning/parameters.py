@@ -76,7 +76,8 @@ def _default_funnel() -> tuple[Funnel, ...]:
     return (
         # SHA. NTS cancels 30–50% of released area, TS reduces 20–25%, 30–45% needs full
         # clearance; States Parties 2022 32/24/44%, Cambodia 2015 48/20/32%, 2016 42/21/37%.
-        # Concentration 30 gives ±9 points (1 sd) on the cancelled share, the spread seen in .
+        # Concentration 30 gives ±9 points (1 sd) on the cancelled share, the spread seen in these
+        # figures (docs/sources.md#release-funnel).
         Funnel(0.40, 0.22, 0.38, concentration=30.0),
         # CHA. Assumption: a confirmed area has evidence of mines, so NTS rarely cancels it; most
         # of it is cleared, TS trims the edges (<3% of cleared land held any item).

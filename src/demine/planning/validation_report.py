@@ -5,12 +5,19 @@ Markdown page (targets, coverage by nominal level and by horizon, every country,
 dates, the pooled priors and the corpus), a PNG with the PIT histogram and coverage against the
 nominal level, and a JSON file of the same figures for tests and scripts. Nothing in it depends
 on the clock, so the same corpus, trials and seed write the same files.
+
+The README shows the headline figures between ``<!-- validation:begin -->`` and
+``<!-- validation:end -->``. ``demine validate`` rewrites them with the page; without running
+the backtests again, ``python -m demine.planning.validation_report`` rewrites them from the
+committed ``docs/forecast-validation.json`` (``--check``: only say whether they match).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,6 +79,53 @@ def update_readme(readme: Path, figures: dict[str, Any]) -> bool:
     _, tail = rest.split(README_END, 1)
     readme.write_text(f"{head}{README_BEGIN}\n{summary_table(figures)}\n{README_END}{tail}", encoding="utf-8")
     return True
+
+
+def readme_block(readme: Path) -> str | None:
+    """What the README holds between its markers (stripped), or ``None`` if it has no markers."""
+    text = readme.read_text(encoding="utf-8")
+    if README_BEGIN not in text or README_END not in text:
+        return None
+    return text.split(README_BEGIN, 1)[1].split(README_END, 1)[0].strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rewrite (or, with ``--check``, compare) the README's table from the published figures."""
+    root = Path(__file__).resolve().parents[3]
+    parser = argparse.ArgumentParser(
+        prog="python -m demine.planning.validation_report",
+        description="Write the validation table between the README's markers from the figures file.",
+    )
+    parser.add_argument("--figures", type=Path, default=root / "docs" / "forecast-validation.json")
+    parser.add_argument("--readme", type=Path, default=root / "README.md")
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 if the table differs")
+    args = parser.parse_args(argv)
+    for path in (args.figures, args.readme):
+        if not path.is_file():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    try:
+        figures = json.loads(args.figures.read_text(encoding="utf-8"))
+        table = summary_table(figures).strip()
+    except (ValueError, KeyError, TypeError) as exc:
+        print(
+            f"error: {args.figures} is not a validation figures file ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+        return 2
+    block = readme_block(args.readme)
+    if block is None:
+        print(f"error: {args.readme} has no {README_BEGIN} … {README_END} markers", file=sys.stderr)
+        return 2
+    if block == table:
+        print(f"{args.readme}: the validation table matches {args.figures}")
+        return 0
+    if args.check:
+        print(f"{args.readme}: the validation table differs from {args.figures}", file=sys.stderr)
+        return 1
+    update_readme(args.readme, figures)
+    print(f"{args.readme}: validation table rewritten from {args.figures}")
+    return 0
 
 
 def figures_of(result: ValidationResult) -> dict[str, Any]:
@@ -390,3 +444,7 @@ def _coverage(points: Sequence[StockPoint], q: float) -> float:
         return float("nan")
     lo, hi = (1 - q) / 2, (1 + q) / 2
     return float(np.mean([lo <= p.pit <= hi for p in points]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

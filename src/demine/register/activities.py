@@ -208,7 +208,8 @@ def add_progress_reports(
 def add_finds(conn: Connection, finds: Sequence[NewFind], today: date | None = None) -> None:
     """Validate and insert EO finds; all or nothing.
 
-    A find in a cleared area must say how it was disposed of (data-model.md §3.2).
+    A find in a cleared area must say how it was disposed of (GICHD MDR,
+    docs/sources.md#find-disposal).
     """
     lists = load_code_lists(conn)
     today = today or date.today()

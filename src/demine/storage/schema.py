@@ -86,7 +86,7 @@ admin_area = Table(
     "admin_area",
     metadata,
     _pk(),
-    # P-codes are text: leading zeros matter (data-model.md §1.9).
+    # P-codes are text: leading zeros matter (docs/sources.md#pcodes).
     Column("pcode", Text, nullable=False, unique=True),
     Column("name", Text, nullable=False),
     Column("level", Integer, nullable=False),

@@ -4,6 +4,6 @@
 and roads; hazards of plausible shapes and sizes; organisations, teams, personnel and
 accreditations; and two years of history (activities, daily progress, land release
 products, finds, accidents, risk education and QA) from the ranges in
-``shared/reference/planning-figures.md``. The same seed and ``as_of`` date give the same
+``docs/sources.md``. The same seed and ``as_of`` date give the same
 programme.
 """
