@@ -121,6 +121,7 @@ def hand_score_of_a() -> dict[str, float]:
         "railway_proximity": 0.0,
         "power_line_proximity": 0.0,
         "protected_area_share": 0.0,
+        "register_priority": 5.0 * 0.5,  # no priority recorded: neutral
     }
 
 
@@ -145,7 +146,10 @@ def test_contributions_match_the_hand_computation(tiny):
         assert f["contribution"] == pytest.approx(f["weight"] * f["normalised"], abs=1e-6)
     assert sum(a["groups"].values()) == pytest.approx(a["score"], abs=1e-5)
     b = data["ranking"][1]
-    assert {f["factor"]: f["contribution"] for f in b["factors"] if f["contribution"]} == {"at_mines": 2.0}
+    assert {f["factor"]: f["contribution"] for f in b["factors"] if f["contribution"]} == {
+        "at_mines": 2.0,
+        "register_priority": 2.5,
+    }
     assert a["normalised_score"] == pytest.approx(a["score"] / default_weights().total_weight, abs=1e-6)
     assert any("railway" in w for w in data["warnings"])  # missing layers are said, not hidden
 
@@ -179,6 +183,6 @@ def test_scoring_without_geometry_or_context_still_ranks():
         accidents=Accidents.empty(),
     )
     ranking = score_hazards(inputs)
-    assert ranking.score.tolist() == pytest.approx([2.0, 1.0 + 1.0])
+    assert ranking.score.tolist() == pytest.approx([2.0 + 2.5, 1.0 + 1.0 + 2.5])  # 2.5: no priority
     assert any("no remaining geometry" in w for w in ranking.warnings)
     assert ranking.rank_of().tolist() == [1, 2]  # tie broken by code

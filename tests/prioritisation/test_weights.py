@@ -16,7 +16,7 @@ def problems(data) -> list[str]:
 
 def test_defaults_have_sources_and_lis_weights():
     w = default_weights()
-    assert {f.group for f in w.factors} == {"security", "social", "economic", "ecological"}
+    assert {f.group for f in w.factors} == {"security", "social", "economic", "ecological", "authority"}
     assert all(f.source and f.description for f in w.factors)
     by = {f.name: f for f in w.factors}
     # LIS-style points, quoted from memory and said to be unverified.

@@ -62,7 +62,7 @@ def prioritise(
     t.add_column("rank", justify="right")
     t.add_column("hazard", no_wrap=True)
     t.add_column("score", justify="right")
-    t.add_column("sec/soc/eco/env", justify="right", no_wrap=True)
+    t.add_column("sec/soc/eco/env/auth", justify="right", no_wrap=True)
     t.add_column("largest contributions")
     for r, i in enumerate(shown):
         d = ranking.hazard_dict(int(i), r + 1)
@@ -71,7 +71,7 @@ def prioritise(
             str(r + 1),
             d["code"],
             f"{d['score']:.2f}",
-            "/".join(f"{d['groups'][g]:.1f}" for g in ("security", "social", "economic", "ecological")),
+            "/".join(f"{v:.1f}" for v in d["groups"].values()),  # in GROUPS order
             ", ".join(f"{f['factor']} {f['contribution']:.1f}" for f in top if f["contribution"] > 0),
         )
     console.print(t)

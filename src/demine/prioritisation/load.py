@@ -67,7 +67,8 @@ def _layer(conn: Connection, table: str, layer: str | None) -> np.ndarray:
 
 
 def scoring_inputs(conn: Connection, as_of: date | None = None) -> ScoringInputs:
-    """Open hazards with their remaining polygon, register factors and every context layer."""
+    """Open hazards with their remaining polygon, register factors (the authority's priority
+    among them) and every context layer."""
     as_of = as_of or date.today()
     h, r = schema.hazard, schema.hazard_remaining
     rows = conn.execute(
@@ -78,6 +79,7 @@ def scoring_inputs(conn: Connection, as_of: date | None = None) -> ScoringInputs
             h.c.eo_categories,
             h.c.blockages,
             _blob(func.coalesce(r.c.geom, h.c.geom)),
+            h.c.priority,
         )
         .select_from(h.outerjoin(r, r.c.id == h.c.id))
         .where(h.c.status == "open")
@@ -125,4 +127,5 @@ def scoring_inputs(conn: Connection, as_of: date | None = None) -> ScoringInputs
         context=context,
         population=population,
         accidents=accidents,
+        priority=np.array([row[6] for row in rows], dtype=object),
     )

@@ -16,7 +16,14 @@ import numpy as np
 import shapely
 
 from demine.prioritisation import spatial
-from demine.prioritisation.weights import GROUPS, Factor, Weights, default_weights
+from demine.prioritisation.weights import (
+    GROUPS,
+    NEUTRAL_LEVEL,
+    PRIORITY_LEVELS,
+    Factor,
+    Weights,
+    default_weights,
+)
 
 AP_CATEGORIES = frozenset({"apm"})
 AT_CATEGORIES = frozenset({"atm"})
@@ -58,9 +65,10 @@ class ScoringInputs:
     """Open hazards and what surrounds them, in WGS 84.
 
     ``geometry`` is what remains of each hazard; ``eo_categories`` and ``blockages`` are the
-    register's comma-separated codes. ``context`` maps a layer name (see ``CONTEXT_LAYERS``) to
-    its geometries; ``population`` is the settlements' population, aligned with
-    ``context['settlement']``.
+    register's comma-separated codes; ``priority`` holds the register's priority code of each
+    hazard (high, medium, low or None), or is None when no hazard has one. ``context`` maps a
+    layer name (see ``CONTEXT_LAYERS``) to its geometries; ``population`` is the settlements'
+    population, aligned with ``context['settlement']``.
     """
 
     codes: list[str]
@@ -73,6 +81,7 @@ class ScoringInputs:
     context: dict[str, np.ndarray] = field(default_factory=dict)
     population: np.ndarray = field(default_factory=lambda: np.zeros(0))
     accidents: Accidents = field(default_factory=Accidents.empty)
+    priority: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -145,7 +154,9 @@ class Ranking:
             "method": (
                 "score = Σ weight × normalised factor value; normalised values lie in 0–1 (flag: 0/1; "
                 "count: min(raw/saturation, 1) or log(1+raw)/log(1+saturation); proximity: "
-                "max(0, 1 − metres/max_distance_m); share: share of the remaining area). "
+                "max(0, 1 − metres/max_distance_m); share: share of the remaining area, overlapping "
+                "context polygons counted once; level: the register's priority, high 1, medium 0.5, "
+                "low 0, none 0.5). "
                 "normalised_score = score ÷ Σ weights. Distances and areas in metres in the projection below."
             ),
             "projection": self.projection,
@@ -166,6 +177,8 @@ def _has_any(codes: list[str], wanted: frozenset[str]) -> np.ndarray:
 
 
 def _normalise(factor: Factor, raw: np.ndarray) -> np.ndarray:
+    if factor.kind == "level":  # no priority recorded: neutral, not low
+        return np.where(np.isnan(raw), NEUTRAL_LEVEL, np.clip(raw, 0.0, 1.0))
     if factor.kind in ("flag", "share"):
         return np.clip(np.nan_to_num(raw), 0.0, 1.0)
     if factor.kind == "count":
@@ -177,6 +190,23 @@ def _normalise(factor: Factor, raw: np.ndarray) -> np.ndarray:
     # proximity: NaN (nothing within range) scores 0
     d = float(factor.max_distance_m or 1.0)
     return np.where(np.isnan(raw), 0.0, np.clip(1.0 - raw / d, 0.0, 1.0))
+
+
+def _priority_levels(priority: np.ndarray | None, n: int) -> tuple[np.ndarray, dict[str, int]]:
+    """The register's priorities as levels (NaN where none), and any code not in the code list."""
+    levels = np.full(n, np.nan)
+    unknown: dict[str, int] = {}
+    if priority is None:
+        return levels, unknown
+    for i, code in enumerate(priority):
+        if code is None or code == "":
+            continue
+        key = str(code).strip().lower()
+        if key in PRIORITY_LEVELS:
+            levels[i] = PRIORITY_LEVELS[key]
+        else:
+            unknown[str(code)] = unknown.get(str(code), 0) + 1
+    return levels, unknown
 
 
 def _victims(
@@ -221,6 +251,17 @@ def score_hazards(inputs: ScoringInputs, weights: Weights | None = None) -> Rank
     for factor in weights.factors:
         if factor.layer and layers.get(factor.layer, 0) == 0 and factor.weight > 0:
             warnings.append(f"no '{factor.layer}' features: {factor.name} is 0 for every hazard")
+    levels, unknown = _priority_levels(inputs.priority, inputs.n)
+    if any(f.kind == "level" and f.weight > 0 for f in weights.factors):
+        for code, count in sorted(unknown.items()):
+            warnings.append(
+                f"{count} hazard(s) have priority {code!r}, not high, medium or low: counted as neutral (0.5)"
+            )
+        unrated = int(np.isnan(levels).sum()) - sum(unknown.values())
+        if unrated:
+            warnings.append(
+                f"{unrated} hazard(s) have no priority: register_priority counts them as neutral (0.5)"
+            )
 
     n, F = inputs.n, len(weights.factors)
     raw = np.zeros((n, F))
@@ -272,6 +313,8 @@ def _raw(
         return np.array(
             [len([c for c in b.split(",") if c]) if b else 0 for b in inputs.blockages], dtype=float
         )
+    if name == "register_priority":
+        return _priority_levels(inputs.priority, inputs.n)[0]
     if name == "beneficiaries":
         return np.asarray(inputs.beneficiaries, dtype=float)
     if name == "recent_victims":

@@ -111,10 +111,13 @@ def _valid(geoms: np.ndarray) -> np.ndarray:
 
 
 def overlap_share(hazards: np.ndarray, areas: np.ndarray) -> np.ndarray:
-    """Share (0–1) of each hazard's area covered by the ``areas`` polygons.
+    """Share (0–1) of each hazard's area covered by the union of the ``areas`` polygons.
 
-    Overlapping context polygons would count twice: the share is capped at 1 (context layers
-    such as farmland are usually a partition, so this rarely matters).
+    Context polygons may overlap (two farmland records of one field, a field drawn over a
+    larger one): the area they share is counted once. Each hazard is cut by every polygon it
+    meets; a hazard met by two or more has its pieces dissolved before they are measured —
+    one grouped union for all such hazards (a geometry collection per hazard, unioned in one
+    vectorised call), so the cost grows with the pieces, not with the layer.
     """
     out = np.zeros(len(hazards))
     if len(areas) == 0 or len(hazards) == 0:
@@ -123,8 +126,13 @@ def overlap_share(hazards: np.ndarray, areas: np.ndarray) -> np.ndarray:
     if h.size == 0:
         return out
     # Slivers of a remaining polygon can be invalid; the overlay needs valid inputs.
-    left, right = _valid(hazards[h]), _valid(areas[a])
-    shared = shapely.area(shapely.intersection(left, right))
-    np.add.at(out, h, shared)
+    pieces = shapely.intersection(_valid(hazards[h]), _valid(areas[a]))
+    several = np.bincount(h, minlength=len(hazards))[h] > 1
+    np.add.at(out, h[~several], shapely.area(pieces[~several]))
+    if several.any():
+        # The query returns pairs ordered by hazard, as geometrycollections' indices require.
+        hazard, group = np.unique(h[several], return_inverse=True)
+        collections = shapely.geometrycollections(pieces[several], indices=group)
+        out[hazard] = shapely.area(shapely.union_all(collections[:, None], axis=1))
     total = shapely.area(hazards)
     return np.clip(np.divide(out, total, out=np.zeros_like(out), where=total > 0), 0.0, 1.0)

@@ -13,21 +13,32 @@ count        a count or amount (≥ 0)                      ``min(raw / saturati
 proximity    metres to the nearest feature (``None`` if   ``max(0, 1 − raw / max_distance_m)``
              none within ``max_distance_m``)
 share        a share of the hazard's area (0–1)           the same
+level        the register's priority: high 1, medium 0.5, the same; no priority (``None``)
+             low 0 (``None`` when the hazard has none)    is neutral, 0.5 like medium
 ============ ============================================ ===================================
 
-Sources of the defaults (``shared/reference/planning-figures.md`` §4.2). The Landmine Impact
+Sources of the defaults: ``docs/sources.md#lis-weights`` and the entries after it. The Landmine Impact
 Survey (LIS) scored communities with 2 points per mine type present, 1 per blocked resource and
 2 per victim in the last 24 months — **these LIS weights are quoted from memory and are not
-verified** (the note says to check them in SAC / IMAS 08.10 documents); the defaults reproduce
+verified** (check them in the Survey Action Center's survey protocol); the defaults reproduce
 them: ``ap_mines`` and ``at_mines`` 2, ``blockages`` 5 with saturation 5 (1 per blockage up to
 5), ``recent_victims`` 10 with saturation 5 (2 per victim up to 5). Ukraine's 2024 formula
 (Ministry of Economy, Humanitarian Demining Center, UNDP) combines economic, social and
-ecological potential with a key security coefficient; its coefficients are not in the note, so
+ecological potential with a key security coefficient; its coefficients were not available, so
 the factors are grouped that way but their weights are **our assumptions**, as are the radii
 and distances (the TIME 2023 risk map's "proximity to schools and power lines" filters inspired
 the proximity factors; Moulton & Benini's risk factors — casualties nearby, larger communities,
 blocked water or pasture, UXO or AT mines — inspired ``population`` and ``water_proximity``).
 Replace them with the programme's own: ``demine prioritise --weights FILE.toml``.
+
+``register_priority`` (group ``authority``) is the priority the national authority recorded on
+the hazard (code list ``priority``: high, medium, low). Land release rests with the national
+authority (IMAS 07.11 *Land release*, Ed. 1 Am. 4, 2019; IMAS 07.10 has it define "all reasonable
+effort"; both at mineactionstandards.org), and its priority is its own assessment — evidence the
+factors above cannot see (a planned road, families about to return, a community's request). It
+weighs 5 by default — **our assumption**: high rather than low moves a hazard as much as five
+blocked resources, medium and a missing priority sit half way, so a hazard nobody has rated is
+neither favoured nor held back. Set its weight to 0 to rank by the evidence factors alone.
 
 The TOML file::
 
@@ -58,15 +69,20 @@ from typing import Any
 
 from demine.domain.errors import Problem, ValidationError
 
-GROUPS = ("security", "social", "economic", "ecological")
-KINDS = ("flag", "count", "proximity", "share")
+GROUPS = ("security", "social", "economic", "ecological", "authority")
+KINDS = ("flag", "count", "proximity", "share", "level")
 # Parameters each kind of factor accepts (besides ``weight``).
 KIND_PARAMETERS: dict[str, tuple[str, ...]] = {
     "flag": (),
     "count": ("saturation", "scale"),
     "proximity": ("max_distance_m",),
     "share": (),
+    "level": (),
 }
+# The register's priority codes as a level factor's raw values; a hazard with no priority
+# counts as NEUTRAL_LEVEL, the middle, so leaving the field empty neither helps nor hurts.
+PRIORITY_LEVELS: dict[str, float] = {"high": 1.0, "medium": 0.5, "low": 0.0}
+NEUTRAL_LEVEL = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,8 +123,8 @@ class Factor:
         }
 
 
-LIS = "Landmine Impact Survey style (planning-figures §4.2; LIS weights from memory, unverified)"
-UA = "Ukraine 2024 prioritisation groups (planning-figures §4.2); weight is an assumption"
+LIS = "Landmine Impact Survey style (docs/sources.md#lis-weights; LIS weights from memory, unverified)"
+UA = "Ukraine 2024 prioritisation groups (docs/sources.md#ukraine-2024-groups); weight is an assumption"
 
 DEFAULT_FACTORS: tuple[Factor, ...] = (
     Factor("ap_mines", "security", "flag", 2.0, "anti-personnel mines suspected or found", LIS),
@@ -119,7 +135,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "flag",
         1.0,
         "UXO, abandoned ordnance, submunitions, IEDs or other EO",
-        "LIS 'presence of UXO' (planning-figures §4.2); weight 1 is an assumption",
+        "LIS 'presence of UXO' (docs/sources.md#lis-weights); weight 1 is an assumption",
     ),
     Factor(
         "recent_victims",
@@ -138,7 +154,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "flag",
         1.0,
         "confirmed (CHA) rather than suspected (SHA)",
-        "assumption: evidence of EO raises the threat (planning-figures §2.2: few SHAs hold mines)",
+        "assumption: evidence of EO raises the threat (few SHAs hold mines: docs/sources.md#threat-factors)",
     ),
     Factor(
         "population",
@@ -146,7 +162,8 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "count",
         3.0,
         "people living in settlements within radius_m",
-        "Moulton & Benini: larger communities (planning-figures §4.2); weight, radius, saturation assumed",
+        "Moulton & Benini: larger communities (docs/sources.md#community-factors); "
+        "weight, radius, saturation assumed",
         unit="people",
         saturation=10_000.0,
         scale="log",
@@ -170,7 +187,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "proximity",
         2.0,
         "distance to the nearest school",
-        "TIME 2023 risk map filter: proximity to schools (planning-figures §4.2); weight assumed",
+        "TIME 2023 risk map filter: proximity to schools (docs/sources.md#risk-map-filters); weight assumed",
         unit="m",
         max_distance_m=2000.0,
         layer="school",
@@ -192,7 +209,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "proximity",
         1.0,
         "distance to the nearest water point",
-        "LIS blocked water; Moulton & Benini: mines blocking water (planning-figures §4.2)",
+        "LIS blocked water; Moulton & Benini: mines blocking water (docs/sources.md#community-factors)",
         unit="m",
         max_distance_m=1000.0,
         layer="water_point",
@@ -213,7 +230,8 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "share",
         2.0,
         "share of the hazard's remaining area on farmland",
-        "Ukraine 2024 economic potential; farmland payback of 1–2 harvests (planning-figures §1.5)",
+        "Ukraine 2024 economic potential; farmland payback of 1–2 harvests "
+        "(docs/sources.md#farmland-and-roads)",
         unit="share",
         layer="farmland",
     ),
@@ -223,7 +241,7 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "proximity",
         1.0,
         "distance to the nearest road",
-        "LIS blocked infrastructure (planning-figures §4.2); weight and distance assumed",
+        "LIS blocked infrastructure (docs/sources.md#farmland-and-roads); weight and distance assumed",
         unit="m",
         max_distance_m=1000.0,
         layer="road",
@@ -245,7 +263,8 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "proximity",
         1.0,
         "distance to the nearest power line",
-        "TIME 2023 risk map filter: proximity to power lines (planning-figures §4.2); weight assumed",
+        "TIME 2023 risk map filter: proximity to power lines (docs/sources.md#risk-map-filters); "
+        "weight assumed",
         unit="m",
         max_distance_m=500.0,
         layer="power_line",
@@ -256,9 +275,21 @@ DEFAULT_FACTORS: tuple[Factor, ...] = (
         "share",
         0.5,
         "share of the hazard's remaining area in protected natural areas",
-        "Ukraine 2024 ecological potential (planning-figures §4.2); weight assumed",
+        "Ukraine 2024 ecological potential (docs/sources.md#ukraine-2024-groups); weight assumed",
         unit="share",
         layer="protected_area",
+    ),
+    Factor(
+        "register_priority",
+        "authority",
+        "level",
+        5.0,
+        "the priority the national authority recorded on the hazard: high 1, medium 0.5, low 0; "
+        "none recorded counts as 0.5 (neutral)",
+        "the national authority's own assessment, recorded in the register; land release rests "
+        "with the national authority (IMAS 07.11 Land release, Ed. 1 Am. 4, 2019); weight 5 "
+        "(high vs low = five blocked resources) is an assumption",
+        unit="level",
     ),
 )
 
