@@ -8,6 +8,8 @@ Formats (picked by the file's extension, then recognised by their columns):
 * **KoboToolbox CSV**: the main table alone (``;`` or ``,`` separated), the same columns.
 * **KoboToolbox GeoJSON**: a FeatureCollection, one feature per submission, the first geo
   question as the geometry, repeats (if any) as lists of objects in the properties.
+* **KoboToolbox API JSON** (``.json``): a page of ``/api/v2/assets/<uid>/data/`` (its
+  ``results``) or a bare list of the same records, read like the GeoJSON's properties.
 * **ODK Central CSV zip**: ``<form>.csv`` with ``KEY`` and ``meta-instanceID``, and one
   ``<form>-<repeat>.csv`` per repeat whose ``PARENT_KEY`` is its submission's ``KEY``;
   geopoints split into ``-Latitude``/``-Longitude``/``-Altitude``/``-Accuracy`` columns.
@@ -70,7 +72,7 @@ class Export:
     """An export file read into submissions."""
 
     path: Path
-    format: str  # kobo_xlsx, kobo_csv, kobo_geojson, odk_zip, odk_csv
+    format: str  # kobo_xlsx, kobo_csv, kobo_geojson, kobo_json, odk_zip, odk_csv
     name_hint: str  # the main sheet's or file's name (often the form id or title)
     columns: list[str]  # question names of the main table
     submissions: list[ExportedSubmission]
@@ -89,6 +91,17 @@ def field_name(column: str) -> str:
     if column.startswith("_") or column in ODK_META:
         return column
     return re.split(r"[/-]", column)[-1]
+
+
+def question_names(columns: list[str]) -> list[str]:
+    """The questions a table's columns hold, once each: Central's four geopoint columns are one."""
+    names: list[str] = []
+    for column in columns:
+        match = _GEOPOINT_PART.match(str(column))
+        name = field_name(match["base"] if match else column)
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def instance_uuid(value: Any) -> str | None:
@@ -220,8 +233,19 @@ def _read_geojson(path: Path) -> Export:
     except json.JSONDecodeError as exc:
         raise DemineError(f"{path.name}: not JSON ({exc})") from None
     features = data.get("features") if isinstance(data, dict) else None
+    fmt = "kobo_geojson"
+    # The KoboToolbox API (/api/v2/assets/<uid>/data/) pages its submissions under "results"
+    # (its v1 API and Ona's give the bare list): the records are the flat "group/question"
+    # objects a GeoJSON export has as properties, only without a feature geometry.
+    records = data.get("results") if isinstance(data, dict) and features is None else data
+    if features is None and isinstance(records, list) and all(isinstance(r, dict) for r in records):
+        features = [{"properties": r, "geometry": None} for r in records]
+        fmt = "kobo_json"
     if not isinstance(features, list):
-        raise DemineError(f"{path.name}: not a GeoJSON FeatureCollection (no 'features' list)")
+        raise DemineError(
+            f"{path.name}: not a GeoJSON FeatureCollection (no 'features' list) "
+            "nor KoboToolbox API data (no 'results' list)"
+        )
     submissions: list[ExportedSubmission] = []
     columns: list[str] = []
     for number, feature in enumerate(features, start=1):
@@ -251,7 +275,7 @@ def _read_geojson(path: Path) -> Export:
         raise DemineError(
             f"{path.name}: not a KoboToolbox or ODK Central export: no _uuid or meta/instanceID property"
         )
-    return Export(path, "kobo_geojson", path.stem, [field_name(c) for c in columns], submissions)
+    return Export(path, fmt, path.stem, [field_name(c) for c in columns], submissions)
 
 
 def _text(value: Any) -> str | None:
@@ -306,7 +330,7 @@ def _assemble(path: Path, tables: list[_Table], fmt: str) -> Export:
             owner = by_link.get(str(parent).strip() if odk and parent is not None else parent)
             if owner is not None:
                 owner.repeats.setdefault(repeat, []).append(_answers(row))
-    return Export(path, fmt, main.name, [field_name(c) for c in main.columns], submissions)
+    return Export(path, fmt, main.name, question_names(main.columns), submissions)
 
 
 def _index(value: Any) -> Any:
