@@ -72,12 +72,14 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(BENCH_SIZE),--size $(BENCH_SIZE),)
 
-# The reliability tests (crash safety, fuzzing, load) and the security figures (large bodies,
-# a login flood, personal data by role, schemathesis on the write paths with ETags), written to
-# docs/reliability.md; NIGHTLY=1 for the nightly sizes.
+# The reliability tests (crash safety, fuzzing, load) at their standard size (make test runs a
+# smoke size), the long schemathesis run (coverage phase) and the security figures (large
+# bodies, a login flood, personal data by role, schemathesis on the write paths with ETags),
+# written to docs/reliability.md; NIGHTLY=1 for the nightly sizes.
 .PHONY: reliability
 reliability: $(STAMP)
 	$(BIN)/python benchmarks/reliability.py $(if $(NIGHTLY),--nightly,)
+	DEMINE_SLOW=1 $(BIN)/python -m pytest tests/api/test_schemathesis.py -m slow -q -p no:cacheprovider
 	$(BIN)/python benchmarks/security.py
 
 # The environment and caches only: the database holds a user's work and is never cleaned away.

@@ -12,7 +12,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from demine.cli import app as cli_app
 from demine.cli import forecast as forecast_cli
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -21,13 +20,7 @@ TRIALS = "200"
 
 
 def _demine() -> list[str]:
-    """``python -m demine``; until ``forecast`` is registered in cli/app.py, a launcher that adds it."""
-    if any(c.name == "forecast" for c in cli_app.app.registered_commands):
-        return [sys.executable, "-m", "demine"]
-    launcher = (
-        "import sys; from demine.cli import app, forecast; forecast.register(app.app); app.main(sys.argv[1:])"
-    )
-    return [sys.executable, "-c", launcher]
+    return [sys.executable, "-m", "demine"]
 
 
 def run(*args, check=True, env=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -80,7 +81,10 @@ def ogrinfo():
             text=True,
         )
         if shutil.which("ogrinfo") is None:
-            pytest.skip(f"gdal-bin could not be installed (no network?): {install.stderr[-500:]}")
+            problem = f"gdal-bin could not be installed: {install.stderr[-500:]}"
+            if os.environ.get("CI") or os.geteuid() == 0:
+                pytest.fail(problem)  # CI (root, Debian's registry) must run what GDAL reads
+            pytest.skip(problem + " (install gdal-bin to run these tests)")
     return shutil.which("ogrinfo")
 
 

@@ -17,7 +17,8 @@ kill:
   and the land release identity holds for every hazard of the register;
 * the file opens through :func:`open_database`, which runs the migrations.
 
-``DEMINE_RELIABILITY_ROUNDS`` sets the number of kills (default 50).
+``DEMINE_RELIABILITY_ROUNDS`` sets the number of kills (default 10, a smoke run for ``make test``;
+``make reliability`` runs 50).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from demine.storage.database import open_database
 # About the SQLite/GeoPackage file itself: its write-ahead log, integrity_check, R*Trees.
 pytestmark = pytest.mark.sqlite_only
 
-ROUNDS = env_int("DEMINE_RELIABILITY_ROUNDS", 50)
+ROUNDS = env_int("DEMINE_RELIABILITY_ROUNDS", 10)
 FEATURES = env_int("DEMINE_CRASH_FEATURES", 4000)
 SEED = 20261125
 

@@ -2,8 +2,8 @@
 
 A ``demine serve --workers 2`` (two processes writing the same SQLite file) runs on loopback.
 Twenty editor threads, each with its own HTTP client and the ``im_officer`` role, repeat for
-``DEMINE_LOAD_SECONDS`` (default 20): read one of ten shared organisations (ETag), rename it
-with ``If-Match``. Every answer is recorded. Then:
+``DEMINE_LOAD_SECONDS`` (default 8; 20 in ``make reliability``): read one of ten shared
+organisations (ETag), rename it with ``If-Match``. Every answer is recorded. Then:
 
 * every answer to a rename is 200 or 409 (never a 5xx, never another refusal), and every 409
   names the record's current version;
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.sqlite_only
 
 EDITORS = 20
 RECORDS = 10
-SECONDS = env_int("DEMINE_LOAD_SECONDS", 20)
+SECONDS = env_int("DEMINE_LOAD_SECONDS", 8)
 
 
 def test_concurrent_editors_lose_no_update(demo_file):

@@ -2,35 +2,158 @@
 
 A user mistake (bad geometry, unknown code, missing database) prints what is wrong, record
 by record and field by field, and exits with status 2; it never shows a traceback.
+
+Commands are loaded lazily: ``demine --help`` lists them from :data:`COMMANDS` and only the
+command being run (or asked for its help) imports its module, so that a command does not pay
+for matplotlib, HiGHS, pyxform or WeasyPrint unless it uses them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from demine.cli.common import err_console
 from demine.domain.errors import DemineError, ReleaseRejected, ValidationError
 
+# name -> (module under demine.cli that registers it, its one-line help for `demine --help`).
+# tests/test_cli_startup.py checks that each line is the command's own first help paragraph.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": (
+        "programme",
+        "Create (or migrate) a database: a GeoPackage with the register's tables and code lists.",
+    ),
+    "demo": (
+        "programme",
+        "Build the synthetic demo programme (region, hazards, teams, two years of history).",
+    ),
+    "summary": (
+        "programme",
+        "Hazards by type and status, area remaining and released by method, teams by accreditation.",
+    ),
+    "release": (
+        "programme",
+        "Record a land release product against a hazard; its polygon is subtracted from what remains.",
+    ),
+    "history": ("programme", "Remaining area over time, for one hazard or the whole programme."),
+    "import": (
+        "transfer",
+        "Import hazards, releases, finds, accidents or admin areas; every feature is accounted for.",
+    ),
+    "export": (
+        "transfer",
+        "Export one kind of record with code-list labels and m² areas (gpkg, geojson, shp, csv, xlsx, kml).",
+    ),
+    "import-reasons": ("reasons", "List the reason codes an import can reject a feature with."),
+    "check": ("quality", "Check geometries and land release figures (GICHD geocheck's rules and more)."),
+    "traverse": (
+        "quality",
+        "Build a polygon from a field survey sheet of bearings and distances (a traverse).",
+    ),
+    "forecast": (
+        "forecast",
+        "When will the open hazards be released? P10/P50/P90 completion, burn-down, regions.",
+    ),
+    "backtest": (
+        "forecast",
+        "Forecast from the end of year AT with the history up to it; score it against the later years.",
+    ),
+    "validate": ("forecast", "Leave-one-country-out backtests over the corpus of published national series."),
+    "prioritise": ("planner", "Rank open hazards by impact, each factor's contribution shown."),
+    "plan": ("planner", "Assign accredited teams to hazards month by month (HiGHS MILP, greedy fallback)."),
+    "serve": (
+        "server",
+        "Run the web service: the web interface, REST API, OGC API – Features, vector tiles.",
+    ),
+    "report": (
+        "report",
+        "Write an official report for a period from the approved register, with charts and a map.",
+    ),
+    "hazards": ("programme", "List and show hazardous areas."),
+    "users": ("server", "Manage the users of the demine server."),
+    "db": ("db", "Migrate, copy and back up databases (SQLite/GeoPackage or PostgreSQL/PostGIS)."),
+    "forms": (
+        "forms",
+        "Field forms for ODK, KoboToolbox and Survey123: build the XLSForms, ingest their exports.",
+    ),
+}
+
+_loaded: dict[str, Any] = {}
+
+
+def load_command(name: str) -> Any:
+    """The real Click command ``name``, importing (once) the module that registers it."""
+    if name not in _loaded:
+        module = importlib.import_module(f"demine.cli.{COMMANDS[name][0]}")
+        sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        sub.callback()(lambda: None)  # a group even when the module registers one command
+        module.register(sub)
+        group = typer.main.get_command(sub)
+        assert isinstance(group, TyperGroup)
+        _loaded.update(group.commands)
+    return _loaded[name]
+
+
+class _Placeholder(TyperCommand):
+    """A command's name and help line, standing in for it until it is run."""
+
+
+class LazyGroup(TyperGroup):
+    """The ``demine`` group: placeholders for the help listing, the real command when one runs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for name, (_module, summary) in COMMANDS.items():
+            self.commands.setdefault(name, _Placeholder(name, help=summary))
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _Placeholder) and name is not None:
+            command = load_command(name)
+        return name, command, rest
+
+
 app = typer.Typer(
     name="demine",
+    cls=LazyGroup,
     help="Record and plan humanitarian mine action: hazards, land release, teams, forecasts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-def _register_commands() -> None:
-    # Each concern adds its own commands; imports stay inside so `demine --help` is quick.
-    from demine.cli import db, forecast, forms, planner, programme, quality, report, server, transfer
+def package_version() -> str:
+    """The installed demine version (``unknown`` when run from a source tree without metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    for module in (programme, transfer, quality, forecast, planner, server, db, forms, report):
-        module.register(app)
+    try:
+        return version("demine")
+    except PackageNotFoundError:
+        return "unknown"
 
 
-_register_commands()
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"demine {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print demine's version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Record and plan humanitarian mine action: hazards, land release, teams, forecasts."""
 
 
 def main(argv: list[str] | None = None) -> None:

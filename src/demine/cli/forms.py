@@ -11,10 +11,7 @@ from rich.table import Table
 
 from demine.cli.common import DbOption, JsonOption, console, print_json
 from demine.domain.errors import DemineError
-from demine.forms.build import build_forms, parse_languages
-from demine.forms.ingest import ingest_file
 from demine.forms.spec import FORMS
-from demine.storage.database import open_database
 
 forms_app = typer.Typer(
     help="Field forms for ODK, KoboToolbox and Survey123: build the XLSForms, ingest their exports.",
@@ -35,6 +32,9 @@ def build_command(
     json_out: JsonOption = False,
 ) -> None:
     """Write one XLSForm per form, with the database's current code lists, teams and areas as choices."""
+    from demine.forms.build import build_forms, parse_languages
+    from demine.storage.database import open_database
+
     langs = parse_languages(languages)
     if form:
         unknown = [f for f in form if f not in FORMS]
@@ -59,7 +59,8 @@ def build_command(
 @forms_app.command("ingest")
 def ingest_command(
     path: Annotated[
-        Path, typer.Argument(help="KoboToolbox export (.xlsx, .csv, .geojson) or ODK Central CSV zip.")
+        Path,
+        typer.Argument(help="KoboToolbox export (.xlsx, .csv, .geojson, API .json) or ODK Central CSV zip."),
     ],
     form: Annotated[
         str | None, typer.Option("--form", help=f"The form [default: recognised]: {', '.join(FORMS)}.")
@@ -81,6 +82,9 @@ def ingest_command(
 
     Re-ingesting the same export stages nothing: its submissions are already present.
     """
+    from demine.forms.ingest import ingest_file
+    from demine.storage.database import open_database
+
     if form is not None and form not in FORMS:
         raise DemineError(f"--form: {form!r} is not one of {', '.join(FORMS)}")
     day = None

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Connection, func, select
 
 from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
 from demine.domain.errors import DemineError
-from demine.geometry.reading import read_geometry
-from demine.ingest.values import CodeResolver, ValueProblem
-from demine.landrelease.accounting import NewRelease, record_release
-from demine.landrelease.history import remaining_area_history
-from demine.register.hazards import count_hazards, get_hazard, list_hazards
-from demine.reports.summary import programme_summary
-from demine.storage import schema
-from demine.storage.codelists import load_code_lists
-from demine.storage.database import open_database, resolve_url
-from demine.synthetic.programme import build_programme
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 hazards_app = typer.Typer(help="List and show hazardous areas.", no_args_is_help=True)
 
@@ -40,6 +32,8 @@ DEMO_USERS = (
 
 def init(db: DbOption = None) -> None:
     """Create (or migrate) a database: a GeoPackage with the register's tables and code lists."""
+    from demine.storage.database import open_database
+
     engine = open_database(db, create=True)
     console.print(f"database ready: {engine.url.database or engine.url}")
 
@@ -62,6 +56,12 @@ def demo(
     json_out: JsonOption = False,
 ) -> None:
     """Build the synthetic demo programme (region, hazards, teams, two years of history)."""
+    from sqlalchemy import func, select
+
+    from demine.storage import schema
+    from demine.storage.database import open_database, resolve_url
+    from demine.synthetic.programme import build_programme
+
     url = resolve_url(db)
     path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     if path is not None and path.exists():
@@ -122,6 +122,9 @@ def add_demo_users(conn: Connection) -> list[dict[str, str | None]]:
 
 def summary(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Hazards by type and status, area remaining and released by method, teams by accreditation."""
+    from demine.reports.summary import programme_summary
+    from demine.storage.database import open_database
+
     engine = open_database(db)
     with engine.connect() as conn:
         data = programme_summary(conn)
@@ -191,6 +194,11 @@ def hazards_list(
     Values match a code or a label of their code list in any case (``--type cha``); an unknown
     one is refused with the valid ones, rather than listing nothing.
     """
+    from demine.ingest.values import CodeResolver, ValueProblem
+    from demine.register.hazards import count_hazards, list_hazards
+    from demine.storage.codelists import load_code_lists
+    from demine.storage.database import open_database
+
     box = _parse_bbox(bbox) if bbox else None
     engine = open_database(db)
     with engine.connect() as conn:
@@ -228,6 +236,10 @@ def hazards_list(
 @hazards_app.command("show")
 def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -> None:
     """Show one hazard: attributes, beneficiaries, releases and its remaining-area history."""
+    from demine.landrelease.history import remaining_area_history
+    from demine.register.hazards import get_hazard
+    from demine.storage.database import open_database
+
     engine = open_database(db)
     with engine.connect() as conn:
         data = get_hazard(conn, code)
@@ -302,6 +314,10 @@ def release(
     json_out: JsonOption = False,
 ) -> None:
     """Record a land release product against a hazard; its polygon is subtracted from what remains."""
+    from demine.geometry.reading import read_geometry
+    from demine.landrelease.accounting import NewRelease, record_release
+    from demine.storage.database import open_database
+
     text = typer.get_text_stream("stdin").read() if str(geometry) == "-" else _read_text(geometry)
     record = f"release for hazard {hazard}"
     entered = read_geometry(text, record, "geometry", crs)
@@ -338,6 +354,9 @@ def history(
     json_out: JsonOption = False,
 ) -> None:
     """Remaining area over time, for one hazard or the whole programme."""
+    from demine.landrelease.history import remaining_area_history
+    from demine.storage.database import open_database
+
     engine = open_database(db)
     with engine.connect() as conn:
         series = remaining_area_history(conn, hazard)

@@ -9,18 +9,17 @@ severity, missing database). ``demine traverse`` exits with 0 when the polygon w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from demine.checks.repair import repair_findings
 from demine.checks.rules import LAYER_TABLES, RULES, SEVERITIES
-from demine.checks.run import CheckReport, run_checks, validate_filters
 from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
 from demine.domain.errors import DemineError
-from demine.geometry.traverse import parse_declination, traverse_from_csv
-from demine.storage.database import open_database
+
+if TYPE_CHECKING:
+    from demine.checks.run import CheckReport
 
 _STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
@@ -58,6 +57,10 @@ def check(
     if list_rules:
         _print_rules(json_out)
         return
+    from demine.checks.repair import repair_findings
+    from demine.checks.run import run_checks, validate_filters
+    from demine.storage.database import open_database
+
     validate_filters(layer, severity)
     engine = open_database(db)
     if fix:
@@ -166,6 +169,8 @@ def traverse(
     json_out: JsonOption = False,
 ) -> None:
     """Build a polygon from a field survey sheet of bearings and distances (a traverse)."""
+    from demine.geometry.traverse import parse_declination, traverse_from_csv
+
     degrees = None
     if declination is not None:
         try:

@@ -11,10 +11,8 @@ import typer
 
 from demine.cli.common import DbOption, JsonOption, console, print_json
 from demine.domain.errors import DemineError
-from demine.reports.official import KINDS, build_report
+from demine.reports.catalogue import FORMATS, KINDS
 from demine.reports.period import HELP, parse_period
-from demine.reports.render import FORMATS, write_report
-from demine.storage.database import open_database
 
 ReportKind = Enum("ReportKind", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 _SUFFIXES = {".pdf": "pdf", ".html": "html", ".htm": "html", ".xlsx": "xlsx"}
@@ -44,6 +42,10 @@ def report_command(
         raise DemineError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     if not out.parent.exists():
         raise DemineError(f"{out.parent}: no such directory")
+    from demine.reports.official import build_report
+    from demine.reports.render import write_report
+    from demine.storage.database import open_database
+
     started = time.perf_counter()
     engine = open_database(db)
     with engine.connect() as conn:

@@ -14,9 +14,7 @@ from rich.table import Table
 from demine.cli.common import DbOption, JsonOption, console, err_console, print_json
 from demine.domain.errors import DemineError
 from demine.export import FORMATS, LAYERS, export_layer
-from demine.ingest import REASONS, ImportOptions, import_file, plan_import
 from demine.ingest.kinds import KINDS
-from demine.storage.database import open_database
 
 ImportKind = Enum("ImportKind", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 ExportKind = Enum("ExportKind", {k: k for k in LAYERS}, type=str)  # type: ignore[misc]
@@ -73,6 +71,9 @@ def import_command(
 
     Accepted features are written in one transaction; rejected ones go to the rejection file.
     """
+    from demine.ingest import ImportOptions, import_file, plan_import
+    from demine.storage.database import open_database
+
     options = ImportOptions(
         kind=kind.value,
         layer=layer,
@@ -145,6 +146,8 @@ def export_command(
     json_out: JsonOption = False,
 ) -> None:
     """Export one kind of record with code-list labels and m² areas (gpkg, geojson, shp, csv, xlsx, kml)."""
+    from demine.storage.database import open_database
+
     engine = open_database(db)
     with engine.connect() as conn:
         result = export_layer(
@@ -166,19 +169,6 @@ def export_command(
     console.print(f"wrote {result.rows:,} {result.kind} record(s) to {result.path} ({result.format})")
 
 
-def reasons_command(json_out: JsonOption = False) -> None:
-    """List the reason codes an import can reject a feature with."""
-    if json_out:
-        print_json(REASONS)
-        return
-    table = Table(title="Import rejection reasons")
-    table.add_column("reason")
-    table.add_column("meaning")
-    for reason, meaning in REASONS.items():
-        table.add_row(reason, meaning)
-    console.print(table)
-
-
 def _parse_aoi(value: str) -> tuple[float, float, float, float]:
     try:
         minx, miny, maxx, maxy = (float(v) for v in value.split(","))
@@ -197,7 +187,6 @@ def _user() -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``import``, ``export`` and ``import-reasons`` to the ``demine`` app."""
+    """Add ``import`` and ``export`` to the ``demine`` app."""
     app.command("import", epilog=_fields_help())(import_command)
     app.command("export")(export_command)
-    app.command("import-reasons")(reasons_command)

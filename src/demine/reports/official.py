@@ -25,14 +25,10 @@ from sqlalchemy import Connection
 
 from demine.reports import charts
 from demine.reports import figures as F
+from demine.reports.catalogue import KINDS, TITLES
 from demine.reports.period import Period
 
-KINDS = ("monthly", "annual", "article7")
-TITLES = {
-    "monthly": "Monthly operations report",
-    "annual": "Annual national mine action report",
-    "article7": "Article 7 report (Ottawa Convention): anti-personnel mines",
-}
+__all__ = ["KINDS", "TITLES", "Report", "Table", "build_report"]
 
 
 @dataclass

@@ -18,9 +18,9 @@ from openpyxl.drawing.image import Image
 from openpyxl.styles import Font, PatternFill
 
 from demine.domain.errors import DemineError
+from demine.reports.catalogue import FORMATS
 from demine.reports.official import Report
 
-FORMATS = ("pdf", "html", "xlsx")
 AREA_FORMAT = "#,##0"
 
 
