@@ -387,6 +387,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DemineError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise DemineError(f"{path} is not UTF-8 text (a GeoJSON or WKT file): {exc.reason}") from exc
 
 
 def _parse_date(value: str, option: str) -> date:

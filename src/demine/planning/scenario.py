@@ -110,6 +110,8 @@ def load_scenario(path: str | Path) -> Scenario:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([Problem(str(p), "(file)", f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem(str(p), "(file)", f"not UTF-8 text: {exc.reason}")]) from exc
     return parse_scenario(text, source=str(p))
 
 

@@ -399,6 +399,8 @@ def load_weights(path: str | Path) -> Weights:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValidationError([Problem(f"weights ({p})", "file", f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationError([Problem(f"weights ({p})", "file", f"not UTF-8 text: {exc.reason}")]) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from demine.domain.errors import DemineError, StoreBusy
 from demine.storage import postgres
@@ -141,6 +141,16 @@ def open_database(db: str | os.PathLike[str] | None = None, create: bool = False
             reason = " ".join(line.strip() for line in str(exc.orig or exc).splitlines() if line.strip())
             shown = url_obj.render_as_string(hide_password=True)
             raise DemineError(f"cannot open the PostgreSQL database {shown}: {reason}") from exc
+    if is_file:
+        try:
+            engine.connect().close()
+        except DatabaseError as exc:
+            engine.dispose()
+            reason = str(exc.orig or exc).strip()
+            raise DemineError(
+                f"{url_obj.database} is not a SQLite/GeoPackage database ({reason}); "
+                "give --db the register's .gpkg file, or a PostgreSQL URL"
+            ) from exc
     if create:
         migrate(engine)
     elif current_revision(engine) != head_revision():
