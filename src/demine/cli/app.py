@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from demine.cli.common import err_console
+from demine.cli.common import err_console, print_json
 from demine.domain.errors import DemineError, ReleaseRejected, ValidationError
 
 # name -> (module under demine.cli that registers it, its one-line help for `demine --help`).
@@ -156,15 +156,51 @@ def _root(
     """Record and plan humanitarian mine action: hazards, land release, teams, forecasts."""
 
 
+def _usage_exception() -> type[Exception]:
+    try:  # Typer ≥ 0.20 ships its own copy of Click
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - older Typer on the real Click
+        from click.exceptions import ClickException
+    return ClickException
+
+
+def _fail(message: str, problems: list[Any], as_json: bool, exit_code: int, kind: str) -> NoReturn:
+    """Say what went wrong on stderr (and, under ``--json``, as JSON on stdout), then exit."""
+    if as_json:
+        print_json(
+            {
+                "error": message,
+                "kind": kind,
+                "problems": [
+                    {"record": p.record, "field": p.field, "message": p.message}
+                    if hasattr(p, "record")
+                    else {"message": str(p)}
+                    for p in problems
+                ],
+                "exit_code": exit_code,
+            }
+        )
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    for problem in problems:
+        err_console.print(f"  • {problem}", markup=False, highlight=False)
+    sys.exit(exit_code)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors become a message and exit status 2."""
+    """Run the CLI. Exit status: 0 done; 1 findings (``check``); 2 a usage error or input that
+    was refused, with nothing written. Under ``--json`` an error is also printed as JSON."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    as_json = "--json" in args
+    usage_error = _usage_exception()
     try:
-        app(args=argv, prog_name="demine", standalone_mode=True)
+        # Under --json Click's own errors come back here to be written as JSON too.
+        code = app(args=args, prog_name="demine", standalone_mode=not as_json)
     except (ValidationError, ReleaseRejected) as exc:
-        err_console.print(f"[bold red]error:[/] {len(exc.problems)} problem(s); nothing was written")
-        for problem in exc.problems:
-            err_console.print(f"  • {problem}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(f"{len(exc.problems)} problem(s); nothing was written", exc.problems, as_json, 2, "invalid")
     except DemineError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        sys.exit(2)
+        _fail(str(exc), [], as_json, 2, "refused")
+    except usage_error as exc:
+        _fail(exc.format_message(), [], as_json, getattr(exc, "exit_code", 2), "usage")
+    except typer.Abort:
+        _fail("aborted", [], as_json, 1, "aborted")
+    sys.exit(code if isinstance(code, int) else 0)

@@ -30,12 +30,16 @@ DEMO_USERS = (
 )
 
 
-def init(db: DbOption = None) -> None:
+def init(db: DbOption = None, json_out: JsonOption = False) -> None:
     """Create (or migrate) a database: a GeoPackage with the register's tables and code lists."""
-    from demine.storage.database import open_database
+    from demine.storage.database import current_revision, open_database
 
     engine = open_database(db, create=True)
-    console.print(f"database ready: {engine.url.database or engine.url}")
+    where = engine.url.database or engine.url.render_as_string(hide_password=True)
+    if json_out:
+        print_json({"database": where, "revision": current_revision(engine)})
+        return
+    console.print(f"database ready: {where}")
 
 
 def demo(
@@ -345,6 +349,17 @@ def release(
         f"of hazard {hazard}; remaining {fmt_m2(result['remaining_area_m2'])}"
         + (" — hazard closed" if result["hazard_closed"] else "")
     )
+    not_counted = [
+        f"{fmt_m2(result[key])} {what}"
+        for key, what in (("outside_m2", "outside the hazard"), ("overlap_m2", "over land already released"))
+        if result.get(key, 0) > 0.5  # below a square metre is the rounding of two polygons' shared edge
+    ]
+    if force and not_counted:
+        console.print(
+            f"forced (--force): of the {fmt_m2(result['product_area_m2'])} product, "
+            + " and ".join(not_counted)
+            + " was recorded with the product but not counted as released"
+        )
 
 
 def history(

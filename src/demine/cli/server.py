@@ -144,6 +144,7 @@ def users_list(db: DbOption = None, json_out: JsonOption = False) -> None:
 def users_disable(
     username: Annotated[str, typer.Argument(help="Login name.")],
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Stop a user from logging in and revoke their sessions and tokens."""
     from demine.accounts.users import disable_user
@@ -152,6 +153,9 @@ def users_disable(
     engine = open_database(db)
     with engine.begin() as conn:
         disable_user(conn, username, actor="cli")
+    if json_out:
+        print_json({"username": username, "active": False})
+        return
     console.print(f"disabled {username}")
 
 
@@ -161,6 +165,7 @@ def users_token(
     name: Annotated[str | None, typer.Option(help="What the token is for, e.g. 'QGIS on laptop 3'.")] = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires.")] = 90,
     db: DbOption = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Issue an API token for a user and print it (shown once): for QGIS, GDAL and scripts."""
     from demine.accounts.tokens import API, issue_token
@@ -173,6 +178,11 @@ def users_token(
         if not user.active:
             raise DemineError(f"user {username} is disabled")
         issued = issue_token(conn, user, kind=API, ttl=timedelta(days=days), name=name)
+    if json_out:
+        print_json(
+            {"username": username, "name": name, "token": issued.token, "expires_at": issued.expires_at}
+        )
+        return
     typer.echo(issued.token)
 
 
