@@ -6,6 +6,7 @@ import math
 import re
 import sqlite3
 import struct
+import subprocess
 import warnings
 from contextlib import closing
 from datetime import date
@@ -22,7 +23,7 @@ from sqlalchemy import delete, select, text, update
 from demine.domain.errors import DemineError
 from demine.register.hazards import NewHazard, add_hazards, list_hazards
 from demine.storage import gpkg_blob, schema
-from demine.storage.database import current_revision, head_revision, open_database, open_engine
+from demine.storage.database import current_revision, head_revision, migrate, open_database, open_engine
 from demine.storage.geopackage import APPLICATION_ID, USER_VERSION
 
 CORE_TABLES = {"gpkg_spatial_ref_sys", "gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions"}
@@ -76,7 +77,7 @@ def _assert_rtree_matches(conn, table, geoms):
 def test_header_pragmas(demo_db):
     with _sqlite(demo_db) as raw:
         assert raw.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID == 0x47504B47
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION == 10400
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION == 10300
     with open(demo_db.url.database, "rb") as f:
         header = f.read(100)
     assert header[:16] == b"SQLite format 3\x00"
@@ -582,3 +583,33 @@ def test_connections_enforce_foreign_keys(empty_db):
     with empty_db.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_gdal_opens_the_file_without_a_warning(ogrinfo, demo_db):
+    """Debian's GDAL (3.6) warns about GeoPackage 1.4 files; demine writes 1.3."""
+    proc = subprocess.run(
+        [ogrinfo, "-ro", "-so", demo_db.url.database], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "ERROR" not in proc.stderr, proc.stderr
+    assert "hazard (Multi Polygon)" in proc.stdout
+
+
+def test_migrate_brings_an_older_file_to_the_version_gdal_reads(ogrinfo, tmp_path):
+    path = tmp_path / "old.gpkg"
+    open_database(path, create=True).dispose()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 10400")  # what demine wrote before
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # into the header GDAL reads
+    assert (
+        "partially supported"
+        in subprocess.run([ogrinfo, "-ro", "-so", str(path)], capture_output=True, text=True).stderr
+    )
+    migrate(open_engine(str(path)))
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == USER_VERSION
+    assert (
+        "Warning"
+        not in subprocess.run([ogrinfo, "-ro", "-so", str(path)], capture_output=True, text=True).stderr
+    )

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from demine.domain.errors import DemineError, StoreBusy
-from demine.storage import postgres
+from demine.storage import geopackage, postgres
 from demine.storage.geopackage import register_sql_functions
 
 DEFAULT_DB = "demine.gpkg"
@@ -109,7 +109,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         # application_id out of the write-ahead log so other programs see it at once.
         raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
         try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor = raw.cursor()
+            # Files made by an earlier demine say GeoPackage 1.4, which GDAL 3.6 warns about.
+            if cursor.execute("PRAGMA application_id").fetchone()[0] == geopackage.APPLICATION_ID:
+                cursor.execute(f"PRAGMA user_version = {geopackage.USER_VERSION}")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
 

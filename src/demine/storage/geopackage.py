@@ -17,7 +17,9 @@ from typing import Any
 from demine.storage import gpkg_blob
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
-USER_VERSION = 10400  # GeoPackage 1.4.0
+# GeoPackage 1.3.0: demine uses nothing of 1.4, and GDAL before 3.8 (Debian 12 ships 3.6) warns
+# "may only be partially supported" on every open of a 1.4 file.
+USER_VERSION = 10300
 
 WGS84_WKT = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,'
