@@ -10,6 +10,8 @@ import shutil
 
 import pytest
 
+import backend_support
+
 
 @pytest.fixture
 def demo_file(demo, tmp_path):
@@ -17,3 +19,10 @@ def demo_file(demo, tmp_path):
     path = tmp_path / "register.gpkg"
     shutil.copy(demo.template, path)
     return path
+
+
+@pytest.fixture
+def demo_store(demo, tmp_path):
+    """A private copy of the demo programme on the suite's store: a file path on SQLite, a new
+    database's URL on PostgreSQL."""
+    return backend_support.clone(demo.template, tmp_path / "register.gpkg")

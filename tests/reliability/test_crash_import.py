@@ -23,14 +23,20 @@ kill:
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import subprocess
 import time
 
 import pytest
-from reliability_support import DEMINE, env_int, integrity, invariant_violations, record_result
+from reliability_support import (
+    DEMINE,
+    env_int,
+    integrity,
+    invariant_violations,
+    record_result,
+    write_round_file,
+)
 from sqlalchemy import func, select
 
 from demine.storage import schema
@@ -42,28 +48,6 @@ pytestmark = pytest.mark.sqlite_only
 ROUNDS = env_int("DEMINE_RELIABILITY_ROUNDS", 10)
 FEATURES = env_int("DEMINE_CRASH_FEATURES", 4000)
 SEED = 20261125
-
-
-def write_round_file(path, round_no: int, n: int) -> None:
-    """``n`` small squares far from the demo programme, on a row of their own for this round."""
-    features = []
-    lat0 = -30.0 + round_no * 0.05
-    for i in range(n):
-        lon, lat = 20.0 + (i % 200) * 0.002, lat0 + (i // 200) * 0.002
-        ring = [[lon, lat], [lon + 0.001, lat], [lon + 0.001, lat + 0.001], [lon, lat + 0.001], [lon, lat]]
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {
-                    "code": f"K{round_no:04d}-{i:05d}",
-                    "hazard_type": "SHA" if i % 2 else "CHA",
-                    "reported_on": "2025-03-01",
-                    "eo_categories": "apm",
-                },
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-            }
-        )
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
 
 
 def round_count(db, round_no: int) -> int:

@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from reliability_support import env_int, invariant_violations, record_result
 from sqlalchemy import func, select
 
+import backend_support
 from demine.domain.errors import DemineError
 from demine.ingest import ImportOptions, import_file, plan_import
 from demine.ingest.kinds import KINDS
@@ -46,9 +47,7 @@ from demine.storage.database import open_database
 from geometry_strategies import KINDS as BROKEN_KINDS
 from geometry_strategies import broken_geometry
 
-# About the SQLite/GeoPackage file itself: its write-ahead log, integrity_check, R*Trees.
-pytestmark = pytest.mark.sqlite_only
-
+# On both stores: the importers write through the same code to a GeoPackage or to PostGIS.
 EXAMPLES = env_int("DEMINE_FUZZ_EXAMPLES", 60)
 SETTINGS = settings(
     max_examples=EXAMPLES,
@@ -61,7 +60,6 @@ TABLES = (
     schema.hazard,
     schema.hazard_remaining,
     schema.hazard_area_event,
-    schema.hazard_rtree,
     schema.release_product,
     schema.eo_find,
     schema.accident,
@@ -86,8 +84,9 @@ class Register:
             add_organisations(conn, [NewOrganisation("HALO", "The HALO Trust", "ngo")])
 
     def counts(self) -> dict[str, int]:
+        tables = TABLES + ((schema.hazard_rtree,) if self.engine.dialect.name == "sqlite" else ())
         with self.engine.connect() as conn:
-            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES}
+            return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
 
     def codes(self, codes: list[str]) -> set[str]:
         with self.engine.connect() as conn:
@@ -145,7 +144,7 @@ def _tally(name: str, outcome: str) -> None:
 
 @pytest.fixture(scope="module")
 def register(tmp_path_factory):
-    reg = Register(tmp_path_factory.mktemp("fuzz-register") / "register.gpkg")
+    reg = Register(backend_support.new(tmp_path_factory.mktemp("fuzz-register") / "register.gpkg"))
     yield reg
     reg.engine.dispose()
 

@@ -18,24 +18,24 @@ Throughput and latency percentiles are reported (``DEMINE_RELIABILITY_RESULTS``)
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
 
-import pytest
 from reliability_support import add_api_users, env_int, percentile, record_result, start_serve
+from sqlalchemy import text
 
-# About the SQLite/GeoPackage file itself: its write-ahead log, integrity_check, R*Trees.
-pytestmark = pytest.mark.sqlite_only
+from demine.storage.database import open_database
+
+# On both stores: two server processes writing one SQLite file, or one PostgreSQL database.
 
 EDITORS = 20
 RECORDS = 10
 SECONDS = env_int("DEMINE_LOAD_SECONDS", 8)
 
 
-def test_concurrent_editors_lose_no_update(demo_file):
-    db = demo_file
+def test_concurrent_editors_lose_no_update(demo_store):
+    db = demo_store
     tokens = add_api_users(
         db, {"admin": ("admin", None)} | {f"ed{i}": ("im_officer", "NMAA") for i in range(EDITORS)}
     )
@@ -108,25 +108,30 @@ def test_concurrent_editors_lose_no_update(demo_file):
 
     assert not unexpected, unexpected[:10]
     assert statuses[200] > 0 and statuses[409] > 0, statuses  # the records really were contended
-    con = sqlite3.connect(db)
+    engine = open_database(db)
     try:
-        for record_id in ids:
-            v0, acks = start_versions[record_id], sorted(granted[record_id])
-            versions = [v for v, _ in acks]
-            assert versions == list(range(v0 + 1, v0 + 1 + len(acks))), (
-                f"record {record_id}: versions {versions}"
-            )
-            assert final[record_id]["version"] == v0 + len(acks), f"record {record_id}: an update was lost"
-            if acks:
-                assert final[record_id]["name"] == acks[-1][1], f"record {record_id}: not the last write"
-            updates = con.execute(
-                "select count(*) from audit_log where table_name = 'organisation' and record_id = ? "
-                "and action = 'update'",
-                (record_id,),
-            ).fetchone()[0]
-            assert updates == len(acks), f"record {record_id}: {updates} audited updates for {len(acks)} 200s"
+        with engine.connect() as conn:
+            for record_id in ids:
+                v0, acks = start_versions[record_id], sorted(granted[record_id])
+                versions = [v for v, _ in acks]
+                assert versions == list(range(v0 + 1, v0 + 1 + len(acks))), (
+                    f"record {record_id}: versions {versions}"
+                )
+                lost = f"record {record_id}: an update was lost"
+                assert final[record_id]["version"] == v0 + len(acks), lost
+                if acks:
+                    assert final[record_id]["name"] == acks[-1][1], f"record {record_id}: not the last write"
+                updates = conn.execute(
+                    text(
+                        "select count(*) from audit_log where table_name = 'organisation' "
+                        "and record_id = :r and action = 'update'"
+                    ),
+                    {"r": record_id},
+                ).scalar_one()
+                audited = f"record {record_id}: {updates} audited updates for {len(acks)} 200s"
+                assert updates == len(acks), audited
     finally:
-        con.close()
+        engine.dispose()
 
     requests = len(latency["read"]) + len(latency["write"])
     ms = {k: [x * 1000 for x in v] for k, v in latency.items()}
