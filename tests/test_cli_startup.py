@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,41 @@ def test_a_mistyped_command_is_a_usage_error_with_a_suggestion():
     assert proc.returncode == 2
     assert "Did you mean 'import'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _narrow(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "demine", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"COLUMNS": "80", "TERM": "dumb"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["import", "--help"],
+        ["export", "--help"],
+        ["forecast", "--help"],
+        ["plan", "--help"],
+        ["check", "--rules"],
+    ],
+)
+def test_readable_in_80_columns_without_cut_words(args):
+    out = _narrow(*args)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out and "..." not in out.replace("[ARGS]...", "")
+    assert not [line for line in out.splitlines() if line != line.rstrip()], "trailing blanks"
+
+
+def test_forms_build_table_fits_80_columns(tmp_path):
+    db = tmp_path / "r.gpkg"
+    _narrow("init", "--db", str(db))
+    out = _narrow("forms", "build", str(tmp_path / "forms"), "--db", str(db))
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "…" not in out and "demine_non_technical_survey" in out

@@ -89,7 +89,7 @@ def load_command(name: str) -> Any:
     """The real Click command ``name``, importing (once) the module that registers it."""
     if name not in _loaded:
         module = importlib.import_module(f"demine.cli.{COMMANDS[name][0]}")
-        sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        sub = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
         sub.callback()(lambda: None)  # a group even when the module registers one command
         module.register(sub)
         group = typer.main.get_command(sub)
@@ -110,6 +110,12 @@ class LazyGroup(TyperGroup):
         for name, (_module, summary) in COMMANDS.items():
             self.commands.setdefault(name, _Placeholder(name, help=summary))
 
+    def format_commands(self, ctx: typer.Context, formatter: Any) -> None:
+        # Each command's whole line, wrapped, rather than cut with "..." to fit one line.
+        rows = [(name, command.help or "") for name, command in self.commands.items() if not command.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
         if isinstance(command, _Placeholder) and name is not None:
@@ -124,6 +130,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: wrapped at word boundaries, readable at 80 columns and in a pipe
+    # (Rich's panels broke option lists mid-word there).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

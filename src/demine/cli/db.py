@@ -16,7 +16,10 @@ from rich.table import Table
 
 from demine.cli.common import DbOption, JsonOption, console, err_console, print_json
 
-db_app = typer.Typer(help="Migrate, copy and back up databases (SQLite/GeoPackage or PostgreSQL/PostGIS).")
+db_app = typer.Typer(
+    help="Migrate, copy and back up databases (SQLite/GeoPackage or PostgreSQL/PostGIS).",
+    rich_markup_mode=None,
+)
 
 
 def _progress(enabled: bool) -> Progress:

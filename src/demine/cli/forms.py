@@ -16,6 +16,7 @@ from demine.forms.spec import FORMS
 forms_app = typer.Typer(
     help="Field forms for ODK, KoboToolbox and Survey123: build the XLSForms, ingest their exports.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -48,11 +49,14 @@ def build_command(
     if json_out:
         print_json([{**b.__dict__, "path": str(b.path)} for b in built])
         return
-    table = Table(title=f"XLSForms in {out_dir}")
-    for column in ("form", "form_id", "version", "questions", "choices", "file"):
-        table.add_column(column)
+    # The file is <form_id>.xlsx: said once in the caption so the table fits 80 columns.
+    table = Table(title=f"XLSForms in {out_dir}", caption="each file is <form id>.xlsx")
+    table.add_column("form id", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("questions", justify="right")
+    table.add_column("choices", justify="right")
     for b in built:
-        table.add_row(b.form, b.form_id, b.version, str(b.questions), str(b.choices), b.path.name)
+        table.add_row(b.form_id, b.version, str(b.questions), str(b.choices))
     console.print(table)
 
 

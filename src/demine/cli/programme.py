@@ -15,7 +15,7 @@ from demine.domain.errors import DemineError
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-hazards_app = typer.Typer(help="List and show hazardous areas.", no_args_is_help=True)
+hazards_app = typer.Typer(help="List and show hazardous areas.", no_args_is_help=True, rich_markup_mode=None)
 
 # One login per role for trying the web interface on the demo programme. The password is
 # printed and documented: never use --users on a real register.

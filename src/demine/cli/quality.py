@@ -8,6 +8,7 @@ severity, missing database). ``demine traverse`` exits with 0 when the polygon w
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,19 +85,18 @@ def _print_rules(json_out: bool) -> None:
     if json_out:
         print_json([{**vars(rule)} for rule in RULES.values()])
         return
-    table = Table(title="Geometry check rules")
-    table.add_column("rule", no_wrap=True)
-    for column in ("severity", "repairable", "description", "source"):
-        table.add_column(column)
+    # One block per rule rather than a table: the descriptions stay readable at 80 columns
+    # and in a pipe.
+    console.print(f"[bold]Geometry check rules[/] ({len(RULES)})")
     for rule in RULES.values():
-        table.add_row(
-            rule.id,
-            f"[{_STYLE[rule.severity]}]{rule.severity}[/]",
-            "yes" if rule.repairable else "",
-            rule.description,
-            rule.source,
-        )
-    console.print(table)
+        console.print()
+        repairable = ", repairable with --fix" if rule.repairable else ""
+        console.print(f"[bold]{rule.id}[/]  [{_STYLE[rule.severity]}]{rule.severity}[/]{repairable}")
+        for text in (rule.description, f"source: {rule.source}"):
+            wrapped = textwrap.fill(
+                text, width=max(console.width, 40), initial_indent="  ", subsequent_indent="  "
+            )
+            console.print(wrapped, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_report(report: CheckReport, limit: int, fix: bool) -> None:

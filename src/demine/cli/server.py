@@ -13,7 +13,9 @@ from rich.table import Table
 from demine.cli.common import DbOption, JsonOption, console, print_json
 from demine.domain.errors import DemineError
 
-users_app = typer.Typer(help="Manage the users of the demine server.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Manage the users of the demine server.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def serve(
