@@ -1,12 +1,14 @@
 # Two entry points for a fresh machine (Python 3.11+, make, git):
-#   make run   - set up .venv, build the demo programme into demo.gpkg (once: a later run keeps it and
-#                your changes), print its summary and forecast, then serve the web interface on
+#   make run   - set up .venv with what running needs, build the demo programme into demo.gpkg
+#                (once: a later run keeps it and your changes), print its summary and
+#                forecast, then serve the web interface on
 #                http://127.0.0.1:8000/ (demo logins printed); make demo starts the demo over
 #   make test  - set up .venv with dev tools, lint, run the whole test suite on SQLite and on PostGIS
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 DB ?= demo.gpkg
 HAZARDS ?= 2000
 SEED ?= 1
@@ -15,13 +17,18 @@ PORT ?= 8000
 
 .PHONY: run test lint bench install clean
 
+# What running needs (make run); the test, lint and benchmark tools come on top (make test).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+install: $(DEV_STAMP)
 
 run: demo-db
 	$(BIN)/demine summary --db $(DB)
@@ -54,7 +61,7 @@ demo: $(STAMP)
 	fi
 	$(BIN)/demine demo --hazards $(HAZARDS) --seed $(SEED) --db "$(DB)" --users
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -69,7 +76,7 @@ test: lint
 
 # Every benchmark, then one table (benchmarks/results/summary.json, docs/performance.md);
 # BENCH_SIZE=small for a quick look at a tenth of the size.
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(BENCH_SIZE),--size $(BENCH_SIZE),)
 
 # The reliability tests (crash safety, fuzzing, load) at their standard size (make test runs a
@@ -77,7 +84,7 @@ bench: $(STAMP)
 # bodies, a login flood, personal data by role, schemathesis on the write paths with ETags),
 # written to docs/reliability.md; NIGHTLY=1 for the nightly sizes.
 .PHONY: reliability
-reliability: $(STAMP)
+reliability: $(DEV_STAMP)
 	$(BIN)/python benchmarks/reliability.py $(if $(NIGHTLY),--nightly,)
 	DEMINE_SLOW=1 $(BIN)/python -m pytest tests/api/test_schemathesis.py -m slow -q -p no:cacheprovider
 	$(BIN)/python benchmarks/security.py

@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-import typer.main
 
 from demine.cli.app import COMMANDS, load_command
 
