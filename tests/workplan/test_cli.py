@@ -13,22 +13,7 @@ import backend_support
 from demine.storage.database import open_database
 from demine.synthetic.context import add_context
 
-# Until ``planner.register`` is called from ``demine.cli.app``, run the app with it registered.
-SHIM = (
-    "from demine.cli import app as a, planner\n"
-    "if 'prioritise' not in {c.name or c.callback.__name__ for c in a.app.registered_commands}:\n"
-    "    planner.register(a.app)\n"
-    "a.main()\n"
-)
-
-
-def _registered() -> bool:
-    from demine.cli import app
-
-    return "prioritise" in {c.name or c.callback.__name__ for c in app.app.registered_commands}
-
-
-DEMINE = [sys.executable, "-m", "demine"] if _registered() else [sys.executable, "-c", SHIM]
+DEMINE = [sys.executable, "-m", "demine"]
 
 
 def run(*args, db=None, check=True):
@@ -149,3 +134,44 @@ def test_bad_weights_file_names_the_key(db, tmp_path):
 def test_missing_database_exits_2(tmp_path):
     proc = run("plan", db=tmp_path / "none.gpkg", check=False)
     assert proc.returncode == 2 and "no database" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_plan_reports_the_top_priorities_and_a_greedy_plan_has_no_bound(db):
+    args = ["plan", "--months", "3", "--start", "2026-07", "--time-limit", "10"]
+    data = json.loads(run(*args, "--json", db=db).stdout)
+    top = data["priorities"]
+    assert top["top_n"] == min(50, data["inputs"]["open_hazards"])
+    assert top["share_started"] == pytest.approx(top["started"] / top["top_n"], abs=1e-4)
+    for h in top["hazards"]:  # started, or a specific reason
+        assert (h["reason"] is None) == (h["status"] not in ("not started", "not plannable")), h
+    assert data["summary"]["hazards_in_plan"] == data["summary"]["hazards_started"]
+    assert data["solver"]["bound"] >= data["solver"]["objective"]
+    human = run(*args, db=db).stdout
+    assert f"top {top['top_n']} priorities started" in human
+    greedy = run("plan", "--months", "3", "--greedy", "--start", "2026-07", db=db).stdout
+    assert "no upper bound is known" in greedy and "upper bound 0" not in greedy
+
+
+def test_ongoing_clearance_without_a_completed_survey_is_not_counted_as_ts(db, tmp_path):
+    from demine.workplan import register_inputs
+
+    copy = backend_support.clone(db, tmp_path / "ongoing.gpkg")
+    engine = open_database(copy)
+    with engine.begin() as conn:
+        hazard_id, code, org = conn.exec_driver_sql(
+            "SELECT h.id, h.code, (SELECT min(id) FROM organisation) FROM hazard h "
+            "WHERE h.status = 'open' AND h.hazard_type = 'CHA' AND h.remaining_area_m2 > 0 "
+            "AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.hazard_id = h.id "
+            "AND (a.activity_type = 'ts' AND a.status = 'completed' OR a.activity_type = 'clearance')) "
+            "AND NOT EXISTS (SELECT 1 FROM release_product r WHERE r.hazard_id = h.id) "
+            "ORDER BY h.code LIMIT 1"
+        ).one()
+        before = {h.code: h for h in register_inputs(conn, {}).hazards}[code]
+        conn.exec_driver_sql(
+            "INSERT INTO activity (code, activity_type, organisation_id, hazard_id, status, start_date) "
+            f"VALUES ('ACT-ONGOING-TEST', 'clearance', {int(org)}, {int(hazard_id)}, 'ongoing', '2026-06-01')"
+        )
+        after = {h.code: h for h in register_inputs(conn, {}).hazards}[code]
+    engine.dispose()
+    assert [s.stage for s in before.stages] == ["ts", "clearance"]
+    assert [s.stage for s in after.stages] == ["ts", "clearance"]  # clearance under way is not a survey

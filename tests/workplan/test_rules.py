@@ -145,7 +145,8 @@ def test_plan_json_and_files_explain_themselves(tmp_path):
     assert finished and all(h["start"] <= h["finish"] for h in finished)
     xlsx = write_workbook(plan, tmp_path / "plan.xlsx")
     wb = load_workbook(xlsx)
-    assert wb.sheetnames == ["Summary", "Team schedule", "Hazards", "Not plannable"]
+    assert wb.sheetnames == ["Summary", "Team schedule", "Hazards", "Top priorities", "Not plannable"]
+    assert wb["Top priorities"].max_row == plan.priorities()["top_n"] + 1
     assert wb["Team schedule"].max_row == len(plan.assignments()) + 1
     png = write_gantt(plan, tmp_path / "plan.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -166,7 +166,10 @@ def _print_plan(data: dict[str, Any], files: dict[str, str]) -> None:
     t = Table(title=f"Workplan {data['horizon']['start']} – {data['horizon']['end']}", show_header=False)
     gap = "n/a" if sol["gap"] is None else f"{sol['gap']:.2%}"
     t.add_row("solver", f"{sol['name']} ({sol['status']}), {sol['seconds']:.1f} s")
-    t.add_row("objective", f"{sol['objective']:,.0f} (upper bound {sol['bound'] or 0:,.0f}, gap {gap})")
+    if sol["bound"] is None:
+        t.add_row("objective", f"{sol['objective']:,.0f} (no upper bound is known, so no gap)")
+    else:
+        t.add_row("objective", f"{sol['objective']:,.0f} (upper bound {sol['bound']:,.0f}, gap {gap})")
     improvement = sol["improvement_over_greedy"]
     t.add_row(
         "greedy objective",
@@ -175,6 +178,12 @@ def _print_plan(data: dict[str, Any], files: dict[str, str]) -> None:
     )
     t.add_row("teams planned", f"{s['teams_planned']} ({len(data['teams_not_planned'])} not planned)")
     t.add_row("hazards started / finished", f"{s['hazards_started']:,} / {s['hazards_finished']:,}")
+    top = data.get("priorities") or {}
+    if top.get("top_n"):
+        t.add_row(
+            f"top {top['top_n']} priorities started",
+            f"{top['started']} / {top['top_n']} ({top['share_started']:.0%})",
+        )
     for stage, m2 in s["released_m2_by_stage"].items():
         t.add_row(f"released by {stage}", fmt_m2(m2))
     t.add_row(
@@ -185,6 +194,13 @@ def _print_plan(data: dict[str, Any], files: dict[str, str]) -> None:
     console.print(t)
     for note in data["notes"]:
         console.print(f"note: {note}")
+    waiting = [h for h in top.get("hazards", []) if h["reason"]]
+    if waiting:
+        console.print(f"top {top['top_n']} priorities not started, and why:")
+        for h in waiting[:10]:
+            console.print(f"  {h['rank']:>3}. {h['hazard']}: {h['reason']}", markup=False, highlight=False)
+        if len(waiting) > 10:
+            console.print(f"  … and {len(waiting) - 10} more (--json lists them all)")
     infeasible = data["infeasible"]
     if infeasible:
         err_console.print(f"[bold yellow]{len(infeasible)} hazard stage(s) cannot be planned:[/]")

@@ -23,9 +23,14 @@ Rules a plan obeys (:mod:`demine.workplan.instance`, checked by
   release funnel (:mod:`demine.workplan.load`).
 
 The objective and the MILP are in :mod:`demine.workplan.milp`, the greedy heuristic in
-:mod:`demine.workplan.greedy`. Whatever cannot be planned is listed with its reason — a hazard
-stage no accredited team can do, a team with no base or no valid accreditation — never silently
-dropped.
+:mod:`demine.workplan.greedy`. A stage is valued for the land it releases and the ground it opens
+for the next stage (:func:`demine.workplan.instance.unlock_gain`), so a survey of a top-priority
+confirmed area is worth the clearance it makes possible. The bound and gap reported hold for the
+whole problem — every team with every task it may work — not only for the candidate pairs the
+MILP is given. Whatever cannot be planned is listed with its reason — a hazard stage no
+accredited team can do, a team with no base or no valid accreditation — never silently dropped;
+each of the ``top_n`` highest-scoring hazards is either started or given the reason it is not
+(:meth:`demine.workplan.plan.Workplan.priorities`).
 """
 
 from demine.workplan.config import STAGES, PlanConfig

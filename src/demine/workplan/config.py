@@ -1,10 +1,11 @@
 """Settings of the workplan optimiser, with their sources.
 
 Productivities are not here: they come from the forecast's parameters
-(:mod:`demine.planning.parameters`, planning-figures §1 and §7), calibrated on the programme's
-own daily progress reports when there are any (:func:`demine.planning.calibrate.calibrate`).
-Everything below is either sourced in ``shared/reference/planning-figures.md`` (cited by
-section) or marked as an assumption to be replaced by the programme's own figure.
+(:mod:`demine.planning.parameters`, ``docs/sources.md#manual-clearance-rate`` and after),
+calibrated on the programme's own daily progress reports when there are any
+(:func:`demine.planning.calibrate.calibrate`). Everything below is either sourced in
+``docs/sources.md`` (cited by anchor) or marked as an assumption to be replaced by the
+programme's own figure.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ STAGES: tuple[str, ...] = ("nts", "ts", "clearance")
 ACTIVITY_OF_STAGE: dict[str, str] = {"nts": "nts", "ts": "ts", "clearance": "clearance"}
 
 # Which stages each team type can work. NTS and TS teams do their own stage; manual teams clear.
-# Dogs and machines clear, and also do technical survey: planning-figures §1.2 ("one dog = technical
-# survey") and §1.3 (machines are "mostly used for ground preparation, area reduction and TS").
+# Dogs and machines clear, and also do technical survey: NPA/CMAC ("one dog = technical survey")
+# and Smith (machines are "mostly used for ground preparation, area reduction and TS");
+# docs/sources.md#stages-of-team-types.
 # A team also needs a valid accreditation for the stage's activity, so a dog team accredited for
 # clearance only is never given TS. EOD/BAC teams do spot tasks, not area release: not planned.
 DEFAULT_STAGES_OF_TYPE: dict[str, tuple[str, ...]] = {
@@ -39,17 +41,18 @@ class PlanConfig:
     """How the workplan is built and solved.
 
     ``closed_months`` maps a team type to calendar months (1–12) in which it does not work:
-    by default dogs rest in July and August (planning-figures §1.2: no dog work above 30 °C,
-    BiH 2001; *which* months pass 30 °C is an assumption for a temperate-continental programme:
-    set it per country). ``max_machine_slope_deg`` keeps mechanical teams off hazards steeper
-    than that (assumption: armoured flails and tillers are commonly rated for slopes of roughly
-    15–30°; no figure in the reference notes) — a hazard with no recorded slope is not
-    restricted. ``working_days_per_year`` comes from planning-figures §7 (~200–230, itself an
-    assumption); a team works that share of each calendar day of an open month.
+    by default dogs rest in July and August (SFOR Informer 113: no dog work above 30 °C,
+    BiH 2001, docs/sources.md#dog-season; *which* months pass 30 °C is an assumption for a
+    temperate-continental programme: set it per country). ``max_machine_slope_deg`` keeps
+    mechanical teams off hazards steeper than that (assumption: armoured flails and tillers are
+    commonly rated for slopes of roughly 15–30°; no public figure found,
+    docs/sources.md#workplan-assumptions) — a hazard with no recorded slope is not restricted.
+    ``working_days_per_year`` comes from the forecast (~200–230, itself an assumption:
+    docs/sources.md#working-days); a team works that share of each calendar day of an open month.
 
     Travel: each month a team is deployed to a hazard costs ``setup_days`` plus the round trip
     from its base at ``travel_km_per_day`` (straight-line km covered per travel day, including
-    the detour of real roads) — assumptions, no source in the reference notes.
+    the detour of real roads) — assumptions, no public source found.
 
     The solver: ``time_limit_s`` and ``mip_gap`` stop HiGHS; ``max_milp_columns`` is the size
     above which the MILP is not attempted and the greedy plan is returned; a model with at most
@@ -57,7 +60,21 @@ class PlanConfig:
     ``candidate_coverage`` sizes each team's candidate hazards: its nearest hazards whose work
     adds up to that multiple of what the team can do in the horizon (at least
     ``min_candidates``, at most ``max_candidates``), plus the ``teams_per_task`` nearest able
-    teams of every task.
+    teams of every task (and at least one team that can work it), and the
+    ``teams_per_valuable_task`` nearest able teams of the most valuable tasks — those whose work
+    adds up to ``value_coverage`` times what the able teams can do. For every task the
+    merged-teams LP works, the group's ``lp_teams_per_task`` nearest members become candidates
+    (:mod:`demine.workplan.milp`; 15 plans ~1 % better than 3 on the benchmark, more gain
+    nothing). ``pricing_gap`` stops column
+    generation: pairs are added while the LP bound of the whole problem exceeds the restricted
+    LP's by more than that share (see :mod:`demine.workplan.milp`).
+
+    ``unlock_credit``: what an m² of ground made ready for the next stage is worth, as a share of
+    an m² one stage nearer release (:mod:`demine.workplan.instance`, *Value*). Assumption: ½ — a
+    survey that opens ground for clearance earns half its value before the clearance is done;
+    0 counts released land only (a survey of a confirmed area then earns only the share it
+    reduces, and survey teams shun the highest-priority confirmed areas). ``top_n``: how many of
+    the highest-scoring hazards the plan reports on (started, or why not).
     """
 
     months: int = 12
@@ -77,6 +94,12 @@ class PlanConfig:
     min_candidates: int = 6
     max_candidates: int = 60
     teams_per_task: int = 2
+    pricing_gap: float = 0.002
+    value_coverage: float = 1.5
+    teams_per_valuable_task: int = 5
+    lp_teams_per_task: int = 15
+    unlock_credit: float = 0.5
+    top_n: int = 50
     threads: int = 0  # 0: HiGHS decides
 
     def __post_init__(self) -> None:
@@ -94,6 +117,10 @@ class PlanConfig:
         for name in ("setup_days", "time_limit_s", "mip_gap", "max_machine_slope_deg"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} must be ≥ 0")
+        if not 0 <= self.unlock_credit < 1:
+            problems.append(f"unlock_credit must be in [0, 1), got {self.unlock_credit}")
+        if self.top_n < 0:
+            problems.append(f"top_n must be ≥ 0, got {self.top_n}")
         if not self.travel_km_per_day > 0:
             problems.append("travel_km_per_day must be > 0")
         if not 0 < self.working_days_per_year <= 366:
@@ -121,4 +148,10 @@ class PlanConfig:
             "full_milp_columns": self.full_milp_columns,
             "candidate_coverage": self.candidate_coverage,
             "teams_per_task": self.teams_per_task,
+            "pricing_gap": self.pricing_gap,
+            "value_coverage": self.value_coverage,
+            "teams_per_valuable_task": self.teams_per_valuable_task,
+            "lp_teams_per_task": self.lp_teams_per_task,
+            "unlock_credit": self.unlock_credit,
+            "top_n": self.top_n,
         }

@@ -42,7 +42,7 @@ def solve_greedy(inst: Instance) -> Solution:
     rate = inst.rate[k, stage]
     travel = inst.pair_travel_days
     done = np.zeros(inst.n_tasks)  # m² worked so far
-    per_day = inst.value[j] * inst.release_per_work[j] * rate  # value of one team-day, before earliness
+    per_day = inst.gain[j] * rate  # value of one team-day, before earliness
     pred = inst.pred
     with_pred = pred >= 0
     k_list, j_list, rate_list = k.tolist(), j.tolist(), rate.tolist()

@@ -15,10 +15,23 @@ the month is not closed for its type (dogs in hot months) and, for machines, the
 steeper than ``max_machine_slope_deg``. A team works ``working_days_per_year / 365.25`` team-days
 per calendar day of an open month (the forecast's :class:`demine.planning.capacity.Season`).
 
-Candidates. Only (team, task) pairs that can matter get variables: each team's nearest able
-tasks holding a few times its capacity, and each task's nearest able teams (see
-:class:`~demine.workplan.config.PlanConfig`). Travel is geodesic (WGS 84 ellipsoid) from the team's
-base to the hazard's reference point.
+Value. A stage's work is worth the land it releases *and* the ground it hands on to the next
+stage: ground waiting for a stage has a potential of ``unlock_credit ** (stages left)`` of its
+hazard's score per m² (ready for clearance ½, for TS ¼, for NTS ⅛ with the default ½), so one m²
+worked is worth ``score × (released share + unreleased share × potential after − potential
+before)``. The sum over a hazard's stages telescopes: a hazard taken to the end is worth its
+score × the m² it releases whatever the credit, and a technical survey on a high-scoring
+confirmed area is credited with the clearance it opens, not only with the 20 % it reduces.
+``unlock_credit = 0`` gives the plain impact-weighted land released.
+
+Candidates. Every (team, task) pair a team may work in some month is enumerated (the *whole*
+problem, :attr:`Instance.full_team`…), with geodesic travel (WGS 84 ellipsoid) from the team's
+base to the hazard's reference point. Only some pairs get MILP variables: each team's nearest
+able tasks holding a few times its capacity, each task's nearest able teams (see
+:class:`~demine.workplan.config.PlanConfig`), and always at least one team that can really work
+the task in some month. :mod:`demine.workplan.milp` adds pairs the LP duals price as profitable
+(column generation), so the bound it reports is a bound of the whole problem. Small problems get
+every pair.
 """
 
 from __future__ import annotations
@@ -38,6 +51,7 @@ from demine.workplan.config import ACTIVITY_OF_STAGE, STAGES, PlanConfig
 GEOD = Geod(ellps="WGS84")
 EARTH_RADIUS_KM = 6371.0088  # mean radius: ranking candidates only
 STAGE_INDEX = {s: i for i, s in enumerate(STAGES)}
+TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,9 @@ class Instance:
     work: np.ndarray  # (J,) m²
     release: np.ndarray  # (J,) m² released when the task is done
     pred: np.ndarray  # (J,) index of the task that must finish first, -1 if none
-    value: np.ndarray  # (J,) hazard score per m² released
-    # candidate pairs
+    value: np.ndarray  # (J,) hazard score
+    gain: np.ndarray  # (J,) objective value of one m² worked (released plus ground handed on)
+    # candidate pairs (those with variables): rows of the full pair list below
     pair_team: np.ndarray
     pair_task: np.ndarray
     pair_travel_days: np.ndarray
@@ -119,6 +134,14 @@ class Instance:
     earliness: np.ndarray  # (T,) weight of land released in month t
     issues: list[Issue] = field(default_factory=list)
     planned_teams: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # every pair a team may work in some month: the whole problem
+    full_team: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    full_task: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    full_km: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    full_travel_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    full_usable: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))  # (F, T)
+    pair_full: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (P,)
+    depth: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # (J,)
 
     @property
     def n_teams(self) -> int:
@@ -137,7 +160,29 @@ class Instance:
         """Objective value of one team-day of pair ``p`` in month ``t``."""
         j = self.pair_task[p]
         k = self.pair_team[p]
-        return self.value[j] * self.release_per_work[j] * self.rate[k, self.task_stage[j]] * self.earliness[t]
+        return self.gain[j] * self.rate[k, self.task_stage[j]] * self.earliness[t]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every pair of the whole problem is a candidate (so the MILP is the whole problem)."""
+        return self.pair_full.size == self.full_team.size
+
+    def usable(self) -> np.ndarray:
+        """(P, T) bool: the candidate pair may work in the month (accredited, open, time to travel,
+        and the stages before it could have started)."""
+        return self.full_usable[self.pair_full]
+
+    def add_pairs(self, full_index: np.ndarray) -> np.ndarray:
+        """Make pairs of the full list candidates (appended, so plans keep their rows); returns
+        the new candidate indices."""
+        new = np.setdiff1d(np.asarray(full_index, dtype=np.int64), self.pair_full)
+        first = self.pair_full.size
+        self.pair_full = np.concatenate([self.pair_full, new])
+        self.pair_team = np.concatenate([self.pair_team, self.full_team[new]])
+        self.pair_task = np.concatenate([self.pair_task, self.full_task[new]])
+        self.pair_km = np.concatenate([self.pair_km, self.full_km[new]])
+        self.pair_travel_days = np.concatenate([self.pair_travel_days, self.full_travel_days[new]])
+        return np.arange(first, self.pair_full.size)
 
     @property
     def release_per_work(self) -> np.ndarray:
@@ -286,6 +331,13 @@ def build_instance(
     task_hazard_a = np.asarray(task_hazard, dtype=np.int64)
     task_stage_a = np.asarray(task_stage, dtype=np.int64)
     work_a = np.asarray(work, dtype=float)
+    release_a = np.asarray(release, dtype=float)
+    value_a = np.asarray(value, dtype=float)
+    pred_a = np.asarray(pred, dtype=np.int64)
+    depth = np.zeros(pred_a.size, dtype=np.int64)
+    for j in range(pred_a.size):  # tasks are built in stage order: predecessors come first
+        if pred_a[j] >= 0:
+            depth[j] = depth[pred_a[j]] + 1
     inst = Instance(
         start=starts[0],
         months=T,
@@ -298,9 +350,10 @@ def build_instance(
         task_hazard=task_hazard_a,
         task_stage=task_stage_a,
         work=work_a,
-        release=np.asarray(release, dtype=float),
-        pred=np.asarray(pred, dtype=np.int64),
-        value=np.asarray(value, dtype=float),
+        release=release_a,
+        pred=pred_a,
+        value=value_a,
+        gain=unlock_gain(value_a, task_stage_a, work_a, release_a, config.unlock_credit),
         pair_team=np.zeros(0, dtype=np.int64),
         pair_task=np.zeros(0, dtype=np.int64),
         pair_travel_days=np.zeros(0),
@@ -308,9 +361,27 @@ def build_instance(
         earliness=(T - np.arange(T)) / T,
         issues=issues,
         planned_teams=np.asarray(planned, dtype=np.int64),
+        depth=depth,
     )
+    _full_pairs(inst, config)
     _candidate_pairs(inst, config)
     return inst
+
+
+def unlock_gain(
+    score: np.ndarray, stage: np.ndarray, work: np.ndarray, release: np.ndarray, credit: float
+) -> np.ndarray:
+    """Objective value of one m² worked at each task (see the module docstring, *Value*).
+
+    Ground waiting for stage ``s`` has potential ``credit ** (stages from s to the end)``;
+    working an m² releases ``release/work`` of it and hands the rest to the next stage (none
+    after clearance). With ``credit`` in [0, 1) every gain is ≥ 0.
+    """
+    n = len(STAGES)
+    released = np.divide(release, work, out=np.zeros_like(work), where=work > 0)
+    before = credit ** (n - stage).astype(float)
+    after = np.where(stage < n - 1, credit ** (n - 1 - stage).astype(float), 0.0)
+    return score * np.maximum(released + (1.0 - released) * after - before, 0.0)
 
 
 @dataclass(frozen=True)
@@ -365,18 +436,118 @@ def _great_circle_km(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
 
 
+def _full_pairs(inst: Instance, config: PlanConfig) -> None:
+    """Every (team, task) pair of the whole problem: the team's type and accreditation allow the
+    stage in some month at or after the task's depth, with time left after travel, and a machine
+    is not sent to a steep hazard."""
+    T = inst.months
+    planned = inst.planned_teams
+    inst.full_usable = np.zeros((0, T), dtype=bool)
+    if inst.n_tasks == 0 or planned.size == 0:
+        return
+    slope = np.array([np.nan if hz.slope_deg is None else hz.slope_deg for hz in inst.hazards])[
+        inst.task_hazard
+    ]
+    steep = slope > config.max_machine_slope_deg
+    able_any = inst.able.any(axis=2)  # (K, S)
+    teams, tasks = [], []
+    for k in planned:
+        ok = able_any[k, inst.task_stage]
+        if inst.teams[k].team_type == "mechanical":
+            ok &= ~steep
+        j = np.flatnonzero(ok)
+        teams.append(np.full(j.size, k, dtype=np.int64))
+        tasks.append(j)
+    team = np.concatenate(teams)
+    task = np.concatenate(tasks)
+    lon = np.array([hz.lon for hz in inst.hazards], dtype=float)[inst.task_hazard]
+    lat = np.array([hz.lat for hz in inst.hazards], dtype=float)[inst.task_hazard]
+    team_lon = np.array([np.nan if t.lon is None else t.lon for t in inst.teams], dtype=float)
+    team_lat = np.array([np.nan if t.lat is None else t.lat for t in inst.teams], dtype=float)
+    _, _, metres = GEOD.inv(team_lon[team], team_lat[team], lon[task], lat[task])
+    km = np.asarray(metres, dtype=float).reshape(-1) / 1000.0
+    travel = config.setup_days + 2.0 * km / config.travel_km_per_day
+    usable = inst.able[team, inst.task_stage[task]] & (inst.team_days[team] > travel[:, None] + TOL)
+    usable &= np.arange(T)[None, :] >= inst.depth[task][:, None]
+    keep = usable.any(axis=1)
+    inst.full_team, inst.full_task = team[keep], task[keep]
+    inst.full_km, inst.full_travel_days = km[keep], travel[keep]
+    inst.full_usable = usable[keep]
+
+
 def _candidate_pairs(inst: Instance, config: PlanConfig) -> None:
-    """The (team, task) pairs that get variables.
+    """The (team, task) pairs that get variables at first (column generation may add more).
 
     For each team: its nearest able tasks until their work is ``candidate_coverage`` times what the
     team can do in the horizon (at least ``min_candidates``, at most ``max_candidates``). For each
-    task: its ``teams_per_task`` nearest able teams. (Ranking a team's tasks by value instead
-    gives every nearby team the same few tasks and a larger, slower model for a worse plan.)
+    task: its ``teams_per_task`` nearest able teams, and in any case its nearest team that can
+    really work it in some month (so a task never lacks a capable team when one exists). (Ranking a
+    team's tasks by value instead gives every nearby team the same few tasks and a larger, slower
+    model for a worse plan.) When the whole problem is small (``full_milp_columns``), every pair.
     """
+    F = inst.full_team.size
+    if F == 0:
+        return
+    # the whole MILP's columns: y and z per pair-month, and at most one S per task-month
+    if 2 * int(inst.full_usable.sum()) + inst.n_tasks * inst.months <= config.full_milp_columns:
+        inst.add_pairs(np.arange(F))
+        return
+    K = len(inst.teams)
+    full_keys = inst.full_task * K + inst.full_team
+    order_full = np.argsort(full_keys, kind="stable")
+    keys = np.union1d(_heuristic_keys(inst, config), _valuable_keys(inst, config, full_keys))
+    pos = np.searchsorted(full_keys[order_full], keys)
+    pos = np.minimum(pos, F - 1)
+    hit = full_keys[order_full][pos] == keys
+    chosen = order_full[pos[hit]]
+    # every task keeps its nearest usable team
+    covered = np.zeros(inst.n_tasks, dtype=bool)
+    covered[inst.full_task[chosen]] = True
+    lacking = ~covered[inst.full_task]
+    if lacking.any():
+        idx = np.flatnonzero(lacking)
+        idx = idx[np.lexsort((inst.full_km[idx], inst.full_task[idx]))]
+        first = np.r_[True, inst.full_task[idx][1:] != inst.full_task[idx][:-1]]
+        chosen = np.concatenate([chosen, idx[first]])
+    chosen = np.unique(chosen)
+    inst.add_pairs(chosen[np.lexsort((inst.full_task[chosen], inst.full_team[chosen]))])
+
+
+def _valuable_keys(inst: Instance, config: PlanConfig, full_keys: np.ndarray) -> np.ndarray:
+    """``task · K + team`` linking the tasks most worth doing to their nearest able teams.
+
+    Per stage, the tasks of highest value per m² whose work adds up to ``value_coverage`` times
+    what all teams able for the stage can do in the horizon are the ones the LP will want; each
+    gets its ``teams_per_valuable_task`` nearest teams that can work it (the whole problem's
+    pairs), so column generation starts close to the LP of the whole problem.
+    """
+    if config.value_coverage <= 0 or config.teams_per_valuable_task <= 0:
+        return np.zeros(0, dtype=np.int64)
+    horizon_days = inst.team_days.sum(axis=1)
+    chosen = []
+    for s in np.unique(inst.task_stage):
+        able = np.flatnonzero(inst.able[:, s].any(axis=1))
+        capacity = float((horizon_days[able] * inst.rate[able, s]).sum())
+        tasks = np.flatnonzero(inst.task_stage == s)
+        order = tasks[np.argsort(-inst.gain[tasks], kind="stable")]
+        n = int(np.searchsorted(np.cumsum(inst.work[order]), config.value_coverage * capacity)) + 1
+        chosen.append(order[:n])
+    valuable = np.zeros(inst.n_tasks, dtype=bool)
+    valuable[np.concatenate(chosen)] = True
+    idx = np.flatnonzero(valuable[inst.full_task])
+    idx = idx[np.lexsort((inst.full_km[idx], inst.full_task[idx]))]
+    task = inst.full_task[idx]
+    first = np.r_[0, np.flatnonzero(np.diff(task)) + 1]
+    rank = np.arange(idx.size) - np.repeat(first, np.diff(np.r_[first, idx.size]))
+    return full_keys[idx[rank < config.teams_per_valuable_task]]
+
+
+def _heuristic_keys(inst: Instance, config: PlanConfig) -> np.ndarray:
+    """``task · K + team`` of the nearest-neighbour candidates of :func:`_candidate_pairs`."""
     J = inst.n_tasks
     planned = inst.planned_teams
     if J == 0 or planned.size == 0:
-        return
+        return np.zeros(0, dtype=np.int64)
     lon = np.array([hz.lon for hz in inst.hazards], dtype=float)[inst.task_hazard]
     lat = np.array([hz.lat for hz in inst.hazards], dtype=float)[inst.task_hazard]
     task_u = _unit_vectors(lon, lat)
@@ -420,13 +591,4 @@ def _candidate_pairs(inst: Instance, config: PlanConfig) -> None:
                 ok = np.isfinite(km[np.arange(block.size), order[:, c]])
                 teams = planned[able_teams[order[ok, c]]]
                 chosen.append(block[ok] * len(inst.teams) + teams)
-    keys = np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
-    inst.pair_task = (keys // len(inst.teams)).astype(np.int64)
-    inst.pair_team = (keys % len(inst.teams)).astype(np.int64)
-    order = np.lexsort((inst.pair_task, inst.pair_team))
-    inst.pair_team, inst.pair_task = inst.pair_team[order], inst.pair_task[order]
-    team_lon = np.array([inst.teams[k].lon for k in inst.pair_team], dtype=float)
-    team_lat = np.array([inst.teams[k].lat for k in inst.pair_team], dtype=float)
-    _, _, metres = GEOD.inv(team_lon, team_lat, lon[inst.pair_task], lat[inst.pair_task])
-    inst.pair_km = np.asarray(metres, dtype=float) / 1000.0
-    inst.pair_travel_days = config.setup_days + 2.0 * inst.pair_km / config.travel_km_per_day
+    return np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)

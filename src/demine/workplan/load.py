@@ -2,13 +2,15 @@
 
 * Open hazards with remaining area, their reference point (a point inside what remains), slope,
   and the land release stages they still need, from their history: NTS is done once a completed
-  NTS activity or a cancellation is recorded; TS once a completed TS activity or a reduction is;
-  a hazard with clearance recorded needs only clearance. A CHA is past NTS by definition.
+  NTS activity or a cancellation is recorded; TS once a completed TS activity or a reduction is.
+  Clearance (ongoing, or even completed on part of the area) is not a technical survey: a hazard
+  with clearance but no completed TS still needs TS on what remains. A CHA is past NTS by
+  definition.
 * How much each stage takes and releases: the forecast's land release funnel
   (:mod:`demine.planning.parameters`), calibrated on the programme's released hazards.
 * Teams (active, with their accreditations) and their m² per team-day: the forecast's
-  productivity priors (planning-figures §1, §7) calibrated on the daily progress reports
-  (:func:`demine.planning.calibrate.calibrate`). Manual teams scale with their number of
+  productivity priors (docs/sources.md#manual-clearance-rate and after) calibrated on the daily
+  progress reports (:func:`demine.planning.calibrate.calibrate`). Manual teams scale with their number of
   deminers (the prior is per deminer × ``DEMINERS_PER_TEAM``).
 """
 
@@ -92,7 +94,8 @@ def calibrated_parameters(conn: Connection) -> Parameters:
 
 
 def _stages_left(hazard_type: str, done: set[str]) -> tuple[str, ...]:
-    if "clearance" in done or "ts" in done:
+    # Only a completed TS (or a reduction) puts a hazard past TS: clearance under way does not.
+    if "ts" in done:
         return ("clearance",)
     if "nts" in done or hazard_type == "CHA":
         return ("ts", "clearance")
@@ -120,9 +123,7 @@ def register_inputs(
     ):
         if activity_type in ("nts", "ts") and status == "completed":
             done[hazard_id].add(activity_type)
-        elif activity_type == "clearance":
-            done[hazard_id].add("clearance")
-    stage_of_method = {"cancelled": "nts", "reduced": "ts", "cleared": "clearance"}
+    stage_of_method = {"cancelled": "nts", "reduced": "ts"}
     for hazard_id, method in conn.execute(select(rp.c.hazard_id, rp.c.method).distinct()):
         if method in stage_of_method:
             done[hazard_id].add(stage_of_method[method])

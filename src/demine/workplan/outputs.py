@@ -92,7 +92,8 @@ def write_gantt(plan: Workplan, path: str | Path, max_teams: int = 400) -> Path:
 
 
 def write_workbook(plan: Workplan, path: str | Path) -> Path:
-    """Sheets: Summary, Team schedule, Hazards, Not plannable — filters and frozen headers on each."""
+    """Sheets: Summary, Team schedule, Hazards, Top priorities, Not plannable — filters and frozen
+    headers on each."""
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -109,8 +110,12 @@ def write_workbook(plan: Workplan, path: str | Path) -> Path:
         ("Solver", sol["name"]),
         ("Status", sol["status"]),
         ("Objective", sol["objective"]),
-        ("Upper bound", sol["bound"]),
-        ("Optimality gap", sol["gap"]),
+        ("Upper bound (whole problem)", "not known" if sol["bound"] is None else sol["bound"]),
+        ("Optimality gap", "not known" if sol["gap"] is None else sol["gap"]),
+        (
+            f"Top {data['priorities']['top_n']} priorities started",
+            f"{data['priorities']['started']} ({data['priorities']['share_started'] or 0:.0%})",
+        ),
         ("Greedy objective", sol["greedy_objective"]),
         ("Improvement over greedy", sol["improvement_over_greedy"]),
         ("Objective definition", data["objective"]["definition"]),
@@ -184,6 +189,14 @@ def write_workbook(plan: Workplan, path: str | Path) -> Path:
             row += [st["start"], st["finish"], st["share_done"]] if st else ["", "", ""]
         body.append(tuple(row))
     _sheet(wb.create_sheet("Hazards"), header, body)
+    _sheet(
+        wb.create_sheet("Top priorities"),
+        ["Rank", "Hazard", "Score", "Status", "Start", "Why not started"],
+        [
+            (h["rank"], h["hazard"], h["score"], h["status"], h["start"], h["reason"] or "")
+            for h in data["priorities"]["hazards"]
+        ],
+    )
     _sheet(
         wb.create_sheet("Not plannable"),
         ["Kind", "Code", "Stage", "Reason"],

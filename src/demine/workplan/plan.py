@@ -23,11 +23,14 @@ from demine.workplan.milp import count_columns, solve_milp
 from demine.workplan.solution import TOL, Solution, progress, violations
 
 OBJECTIVE = (
-    "Σ over hazards, stages and months of score × m² released × (months − month index) / months: "
-    "impact-weighted land released, a month's release counting fully in the first month of the "
-    "horizon and 1/months in the last; land not released within the horizon counts 0. A stage's "
-    "work releases land at its expected rate (the land release funnel), so NTS, TS and clearance "
-    "all count."
+    "Σ over hazards, stages and months of score × (m² released + unlock credit for the m² handed on "
+    "to the next stage − the credit the ground already had) × (months − month index) / months: "
+    "impact-weighted land released, plus the value of ground a stage makes ready for the next one "
+    "(ground waiting for clearance is worth unlock_credit of released land, for TS unlock_credit², "
+    "for NTS unlock_credit³), a month counting fully in the first month of the horizon and "
+    "1/months in the last. A hazard taken to the end is worth its score × the m² it releases; a "
+    "technical survey is credited with the clearance it opens, not only with what it reduces. A "
+    "stage's work releases land at its expected rate (the land release funnel)."
 )
 
 
@@ -180,9 +183,12 @@ class Workplan:
             else 0.0
         )
         capacity = float(sum(inst.team_days[k][inst.able[k].any(axis=0)].sum() for k in inst.planned_teams))
+        started = sum(1 for r in timeline if r["status"] != "not started")
         return {
-            "hazards_in_plan": len({int(h) for h in inst.task_hazard}),
-            "hazards_started": sum(1 for r in timeline if r["status"] != "not started"),
+            # hazards the plan deploys a team to; those with a plannable stage but no work are not in it
+            "hazards_in_plan": started,
+            "hazards_plannable": len({int(h) for h in inst.task_hazard}),
+            "hazards_started": started,
             "hazards_finished": sum(1 for r in timeline if r["status"] == "finished"),
             "teams_planned": int(inst.planned_teams.size),
             "team_days_available": round(capacity, 1),
@@ -193,6 +199,125 @@ class Workplan:
                 self.month_label(t): round(float(released[:, t].sum()), 1) for t in range(inst.months)
             },
         }
+
+    def priorities(self) -> dict[str, Any]:
+        """The ``config.top_n`` highest-scoring hazards: started, or the reason they are not.
+
+        Reasons, most specific first: the stage cannot be planned at all (the instance's issue);
+        no team can work it in the horizon; no able team before a given month; the nearest able
+        teams' capacity went to other hazards (named, with the value of a team-day there and
+        here); or able teams had idle days but the plan found the travel not worth it.
+        """
+        inst = self.instance
+        n = min(self.config.top_n, len(inst.hazards))
+        ranked = sorted(
+            range(len(inst.hazards)), key=lambda h: (-inst.hazards[h].score, inst.hazards[h].code)
+        )
+        timeline = {r["hazard"]: r for r in self.hazard_timeline()}
+        issues: dict[str, list[str]] = {}
+        for i in inst.issues:
+            if i.kind == "hazard":
+                issues.setdefault(i.code, []).append(f"{i.stage}: {i.reason}" if i.stage else i.reason)
+        rows = []
+        for rank, h in enumerate(ranked[:n], start=1):
+            hz = inst.hazards[h]
+            row = timeline.get(hz.code)
+            started = row is not None and row["status"] != "not started"
+            reason = None
+            if not started:
+                if hz.code in issues and (row is None or not row["stages"]):
+                    reason = "cannot be planned: " + "; ".join(issues[hz.code])
+                else:
+                    reason = self._not_started_reason(h)
+                    if hz.code in issues:
+                        reason += "; later stages cannot be planned: " + "; ".join(issues[hz.code])
+            rows.append(
+                {
+                    "rank": rank,
+                    "hazard": hz.code,
+                    "score": round(hz.score, 6),
+                    "status": row["status"] if row is not None else "not plannable",
+                    "start": row["start"] if row is not None else None,
+                    "reason": reason,
+                }
+            )
+        started_n = sum(1 for r in rows if r["reason"] is None)
+        return {
+            "top_n": n,
+            "started": started_n,
+            "share_started": round(started_n / n, 4) if n else None,
+            "hazards": rows,
+        }
+
+    def _not_started_reason(self, h: int) -> str:
+        """Why hazard ``h`` (with a plannable first stage) gets no work in the plan."""
+        inst, y = self.instance, self.solution.y
+        first = np.flatnonzero((inst.task_hazard == h) & (inst.pred < 0))
+        if first.size == 0:
+            return "no plannable stage"
+        j = int(first[0])
+        stage = STAGES[int(inst.task_stage[j])]
+        label = stage.upper() if stage != "clearance" else "clearance"
+        pairs = np.flatnonzero(inst.full_task == j)
+        if pairs.size == 0:
+            return (
+                f"no {label} team can work it in any month of the horizon (travel from every able "
+                "team's base leaves no working day, or only machines are able and it is too steep)"
+            )
+        usable = inst.full_usable[pairs]
+        earliest = int(usable.any(axis=0).argmax())
+        prefix = ""
+        if earliest > 0:
+            prefix = f"no {label} team accredited and in season before {self.month_label(earliest)}; "
+        # the nearest able teams, and what they did with the months they could have come here
+        nearest = pairs[np.argsort(inst.full_km[pairs], kind="stable")[:3]]
+        used = np.zeros((inst.n_teams, inst.months))
+        np.add.at(used, inst.pair_team, y + (y > TOL) * inst.pair_travel_days[:, None])
+        rate_here = inst.rate[inst.full_team[nearest], inst.task_stage[j]]
+        here = float(inst.gain[j] * rate_here.max())
+        # a deployment pays its set-up and travel once a month: on a small task that weighs
+        f0 = int(nearest[int(np.argmax(rate_here))])
+        k0 = int(inst.full_team[f0])
+        rate0 = float(inst.rate[k0, inst.task_stage[j]])
+        days_here = min(float(inst.work[j]) / rate0, float(inst.team_days[k0].max()))
+        travel_here = float(inst.full_travel_days[f0])
+        net = float(inst.gain[j]) * rate0 * days_here / (days_here + travel_here)
+        value_here = (
+            f"value here {here:,.0f} per team-day before earliness, {net:,.0f} once "
+            f"{travel_here:.1f} days of set-up and travel per {days_here:.1f} days of work count"
+        )
+        idle, elsewhere = [], {}
+        for f in nearest:
+            k = int(inst.full_team[f])
+            months = inst.full_usable[f]
+            spare = float((inst.team_days[k] - used[k])[months].sum())
+            if spare > inst.full_travel_days[f] + 1.0:
+                idle.append(f"{inst.teams[k].code} ({inst.full_km[f]:.0f} km, {spare:.0f} idle team-days)")
+            mine = np.flatnonzero(inst.pair_team == k)
+            days = y[mine][:, months].sum(axis=1)
+            for p, d in zip(mine, days, strict=True):
+                if d > TOL:
+                    jj = int(inst.pair_task[p])
+                    code = inst.hazards[int(inst.task_hazard[jj])].code
+                    per_day = float(inst.gain[jj] * inst.rate[k, inst.task_stage[jj]])
+                    old_days, old_value = elsewhere.get(code, (0.0, 0.0))
+                    elsewhere[code] = (old_days + float(d), max(old_value, per_day))
+        if idle:
+            return prefix + (
+                f"able {label} teams had idle days ({', '.join(idle)}) but the plan found other work "
+                f"or no deployment worth the travel ({value_here})"
+            )
+        top = sorted(elsewhere.items(), key=lambda kv: -kv[1][0])[:4]
+        names = ", ".join(f"{code} ({value:,.0f}/team-day)" for code, (_, value) in top)
+        higher = bool(top) and all(value >= net for _, (_, value) in top)
+        what = "higher-value work" if higher else "work the plan values more (timing, stages it opens)"
+        teams = ", ".join(
+            f"{inst.teams[int(inst.full_team[f])].code} ({inst.full_km[f]:.0f} km)" for f in nearest
+        )
+        return prefix + (
+            f"capacity used by {what}: {names or 'other hazards'} — the nearest able "
+            f"{label} teams {teams} are fully booked in the months they could work it ({value_here})"
+        )
 
     def to_dict(self, detail: bool = True) -> dict[str, Any]:
         """The JSON the CLI prints (``detail=False`` leaves out the per-team and per-hazard lists)."""
@@ -225,6 +350,7 @@ class Workplan:
             "config": self.config.to_dict(),
             "inputs": self.inputs,
             "summary": self.summary(),
+            "priorities": self.priorities(),
             "infeasible": [i for i in issues if i["kind"] == "hazard"],
             "teams_not_planned": [i for i in issues if i["kind"] == "team"],
             "violations": violations(inst, sol.y),
@@ -243,16 +369,19 @@ def make_plan(inst: Instance, config: PlanConfig, greedy_only: bool = False) -> 
     notes: list[str] = []
     columns = count_columns(inst)
     if greedy_only:
-        notes.append("greedy heuristic only (--greedy): no optimality gap")
+        notes.append("greedy heuristic only (--greedy): no bound is known, so no optimality gap")
         solution = greedy
     elif columns > config.max_milp_columns:
         notes.append(
             f"the MILP would have {columns:,} columns (limit {config.max_milp_columns:,}): "
-            "greedy plan returned"
+            "greedy plan returned; no bound is known, so no optimality gap"
         )
         solution = greedy
     else:
         solution = solve_milp(inst, config, greedy)
+        if greedy.y.shape[0] != solution.y.shape[0]:  # column generation added candidate pairs
+            pad = np.zeros((solution.y.shape[0] - greedy.y.shape[0], inst.months))
+            greedy.y = np.vstack([greedy.y, pad])
     return Workplan(inst, config, solution, greedy, time.perf_counter() - started, notes)
 
 
