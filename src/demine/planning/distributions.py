@@ -161,7 +161,8 @@ class Funnel:
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``(n, 3)`` share vectors. Uses gamma draws per non-zero share (a Dirichlet)."""
-        mean = np.array(self.mean)
+        # Float even for whole-number shares (Funnel(0, 0, 1)): the engine divides in place.
+        mean = np.array(self.mean, dtype=float)
         if self.concentration is None:
             return np.tile(mean, (n, 1))
         out = np.zeros((n, 3))

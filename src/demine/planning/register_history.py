@@ -291,14 +291,15 @@ def prepare_from_register(
     priors = priors.replace(volatility=_register_volatility(pooled, inputs.stock_m2, history))
     parameters = calibrate(history, priors, stock_m2=inputs.stock_m2)
     parameters, trend_note = _register_depletion(conn, start, inputs, history, parameters, pooled)
-    if "new_contamination" in parameters.sources and parameters.sources != priors.sources:
+    if _new_contamination_calibrated(parameters, priors):
         first = conn.execute(
             select(func.min(schema.hazard_area_event.c.occurred_on)).where(
                 schema.hazard_area_event.c.event == "registered"
             )
         ).scalar()
-        years = round((start - first).days / DAYS_PER_YEAR, 1)
-        parameters = parameters.replace(new_contamination_years=years)
+        if first is not None:  # a register written outside demine may lack registration events
+            years = round((start - first).days / DAYS_PER_YEAR, 1)
+            parameters = parameters.replace(new_contamination_years=years)
     notes += _calibration_notes(history, parameters, priors)
     notes.append(trend_note)
     notes += _volatility_notes(parameters, pooled, history)
@@ -680,7 +681,7 @@ def _calibration_notes(history: History, parameters: Parameters, priors: Paramet
                 f"{f.cancelled:.0%}/{f.reduced:.0%}/{f.cleared:.0%} (prior "
                 f"{prior.cancelled:.0%}/{prior.reduced:.0%}/{prior.cleared:.0%})"
             )
-    if "new_contamination" in parameters.sources and parameters.sources != priors.sources:
+    if _new_contamination_calibrated(parameters, priors):
         share = parameters.new_contamination_share_per_year
         years = ", ".join(str(y) for y in history.years)
         notes.append(
@@ -720,3 +721,12 @@ def _register_warnings(
     if not any(teams.counted.values()):
         out.append("no team holds a valid accreditation on the start date: no capacity at all")
     return out
+
+
+def _new_contamination_calibrated(parameters: Parameters, priors: Parameters) -> bool:
+    """Whether the rate of new contamination was measured on this register's registrations.
+
+    Only then does it hold for as long as the register has recorded; a prior rate keeps the
+    prior's horizon. (Comparing every source would count a calibrated productivity too.)
+    """
+    return parameters.sources.get("new_contamination") != priors.sources.get("new_contamination")
