@@ -16,7 +16,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_support import TODAY, hazard_fields, lonlat_square, write_layer
+from ingest_support import TODAY, hazard_fields, lonlat_square, read_rejects, run_import, write_layer
 from sqlalchemy import select
 
 import backend_support
@@ -257,3 +257,52 @@ def test_implausible_polygons_are_rejected_with_a_reason_and_good_rows_kept(engi
     result, stored = check_import(engine, path, ["G0", "G1"], 5)
     assert result.imported == 2 and result.reasons == {"implausible_geometry": 3}
     assert not {"BIG", "WRAP", "DENSE"} & stored
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".csv"])
+def test_an_impossible_date_is_refused_in_every_format(engine, tmp_path, suffix):
+    """GDAL reads GeoJSON dates itself and turned 2026-02-30 into 2 March; CSV refused it."""
+    square = lonlat_square(33.5, 48.5)
+    # All of the form YYYY-MM-DD, so that GDAL types the GeoJSON field as a date.
+    dates = {"D0": "2026-02-28", "D1": "2026-02-30", "D2": "2026-04-31", "D3": "2026-03-01"}
+    path = tmp_path / f"dates{suffix}"
+    if suffix == ".geojson":
+        features = [
+            {
+                "type": "Feature",
+                "properties": {"code": code, "hazard_type": "SHA", "reported_on": day},
+                "geometry": shapely.geometry.mapping(shapely.affinity.translate(square, 0.01 * i)),
+            }
+            for i, (code, day) in enumerate(dates.items())
+        ]
+        path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    else:
+        rows = ["code,hazard_type,reported_on,wkt"] + [
+            f'{code},SHA,{day},"{shapely.affinity.translate(square, 0.01 * i).wkt}"'
+            for i, (code, day) in enumerate(dates.items())
+        ]
+        path.write_text("\n".join(rows) + "\n")
+    result, stored = check_import(engine, path, ["D0", "D3"], 4)
+    assert result.reasons == {"bad_date": 2}
+    assert {"D1", "D2"}.isdisjoint(stored)
+
+
+def test_a_bow_tie_whose_halves_cancel_gets_a_readable_reason(engine, tmp_path):
+    # Two triangles of almost equal area wound opposite ways: the ring encloses nearly nothing.
+    ring = [[30.0, 48.0], [30.001, 48.001], [30.001, 48.0], [30.0, 48.0010001], [30.0, 48.0]]
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"code": "BOW", "hazard_type": "SHA", "reported_on": "2025-01-01"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
+    path = tmp_path / "bow.geojson"
+    path.write_text(json.dumps(collection))
+    result = run_import(engine, path)  # nothing is written: its only feature is refused
+    assert result.reasons == {"invalid_geometry": 1} and result.imported == 0
+    (rejected,) = read_rejects(result.rejects_file)
+    assert "enclose almost no area" in rejected["_message"] and "%" not in rejected["_message"]

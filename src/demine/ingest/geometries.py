@@ -400,7 +400,16 @@ def _check_polygons(work: np.ndarray, ok: np.ndarray, reject: Any, repairs: list
         if fixed is not None and was > 0 and abs(now - was) <= MAX_REPAIR_AREA_CHANGE * was:
             work[i], repairs[i] = fixed, "made_valid"
             continue
-        change = f"; repairing it would change its area by {abs(now - was) / was:.0%}" if was > 0 else ""
+        change = ""
+        if was > 0 and abs(now - was) > 10 * was:
+            # The rings' halves all but cancel (a bow-tie, a ring drawn back over itself): a
+            # percentage of almost nothing would read as 70368744177850 %.
+            change = (
+                "; its crossing rings enclose almost no area, and repairing it would create land "
+                "they do not"
+            )
+        elif was > 0:
+            change = f"; repairing it would change its area by {abs(now - was) / was:.0%}"
         reject(i, "invalid_geometry", f"invalid polygon: {reason}{change}; correct it at the source")
 
 

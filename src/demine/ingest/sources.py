@@ -78,6 +78,12 @@ class Source(ABC):
     def batches(self, size: int) -> Iterator[RawBatch]:
         """The features in source order, ``size`` at a time."""
 
+    def _open_options(self) -> dict[str, str]:
+        # GeoJSON has no date type: GDAL guesses one from the text and turns "2026-02-30" into
+        # 2 March on its way to Arrow. Read such values as text, so that they are checked as
+        # dates the same way as in a CSV or XLSX file (and refused when impossible).
+        return {"DATE_AS_STRING": "YES"} if self.format == "GeoJSON" else {}
+
     def count(self) -> int | None:
         """How many features there are, when that is cheap to learn (for a progress bar)."""
         return None
@@ -171,6 +177,7 @@ class GdalSource(Source):
                     encoding=self.user_encoding,
                     batch_size=size,
                     datetime_as_string=True,
+                    **self._open_options(),
                 )
                 _meta, stream = opened.__enter__()
             try:
