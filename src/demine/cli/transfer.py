@@ -45,6 +45,26 @@ def import_command(
         list[str] | None,
         typer.Option("--default", help="field=VALUE where the row leaves it blank (repeatable)."),
     ] = None,
+    value: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--value",
+            help="field:SOURCE=REGISTER: read the file's wording as a register value, ignoring case "
+            "(repeatable), e.g. 'hazard_type:Suspected Minefield=SHA'.",
+        ),
+    ] = None,
+    values: Annotated[
+        Path | None,
+        typer.Option("--values", help="A CSV of such recodings: a header field,from,to, then one per row."),
+    ] = None,
+    code_pattern: Annotated[
+        str | None,
+        typer.Option(
+            "--code-pattern",
+            help="Make a code for rows without one, from {row} (the row number) and the row's columns, "
+            "e.g. 'SMF-{row:05d}' or '{District}-{row}'.",
+        ),
+    ] = None,
     source_id: Annotated[
         str | None,
         typer.Option("--source-id", help="Column with the records' ids in the source: re-imports update."),
@@ -79,6 +99,9 @@ def import_command(
         layer=layer,
         maps=mapping or (),
         defaults=default or (),
+        values=value or (),
+        values_file=values,
+        code_pattern=code_pattern,
         source_id=source_id,
         crs=crs,
         encoding=encoding,

@@ -5,6 +5,10 @@ whose name matches the field, one of its aliases or its first 10 characters (cas
 and hyphens ignored — so a file exported by ``demine export``, even as a Shapefile, maps by
 itself, and so does a Shapefile whose DBF cut the names short); else nothing.
 ``--default field=VALUE`` fills a field wherever the row leaves it blank.
+``--value field:FROM=TO`` (or a CSV of ``field,from,to`` rows) replaces a source's own wording
+with a register value, matched ignoring case and surrounding blanks ("Suspected Minefield" →
+``SHA``). ``--code-pattern`` makes a code for rows that have none, from the row number and
+the row's columns (``"SMF-{row:05d}"``, ``"{District}-{row}"``).
 
 For sources without a native geometry (CSV, XLSX, a table), the geometry comes from a
 WKT/GeoJSON column (``--map geometry=COLUMN``) or from coordinate columns
@@ -14,8 +18,11 @@ by name when not given.
 
 from __future__ import annotations
 
+import csv
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from demine.domain.errors import DemineError
@@ -61,16 +68,24 @@ class ColumnMapping:
     columns: dict[str, str]  # field -> source column
     defaults: dict[str, str] = field(default_factory=dict)
     geometry: GeometryColumns | None = None
+    recode: dict[str, dict[str, str]] = field(default_factory=dict)  # field -> {source value: value}
+    code_pattern: str | None = None
 
-    def values(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
-        """The raw value of each field for one row (defaults filling blanks)."""
+    def values(self, attributes: Mapping[str, Any], row: int | None = None) -> dict[str, Any]:
+        """The raw value of each field for one row (recoded, defaults filling blanks, a code
+        made from ``code_pattern`` when the row has none); ``row`` is its 1-based number."""
         out: dict[str, Any] = {}
         for name, column in self.columns.items():
             out[name] = attributes.get(column)
-        for name, value in self.defaults.items():
+        for name, table in self.recode.items():
             current = out.get(name)
-            if current is None or (isinstance(current, str) and not current.strip()):
+            if current is not None:
+                out[name] = table.get(_norm_value(current), current)
+        for name, value in self.defaults.items():
+            if _blank(out.get(name)):
                 out[name] = value
+        if self.code_pattern is not None and _blank(out.get("code")):
+            out["code"] = _make_code(self.code_pattern, attributes, row)
         return out
 
     def describe(self) -> dict[str, str]:
@@ -83,6 +98,71 @@ class ColumnMapping:
             else:
                 out["x"], out["y"] = self.geometry.x or "", self.geometry.y or ""
         return out
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _norm_value(value: Any) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+class _Columns(dict):
+    """Row values for ``str.format_map``: a missing or blank column reads as an empty string."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _make_code(pattern: str, attributes: Mapping[str, Any], row: int | None) -> str:
+    values = _Columns({k: "" if v is None else str(v).strip() for k, v in attributes.items()})
+    values["row"] = row if row is not None else 0
+    return pattern.format_map(values)
+
+
+def check_code_pattern(pattern: str, columns: Sequence[str]) -> None:
+    """Refuse a ``--code-pattern`` that cannot make a code from this file's columns."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as exc:
+        raise DemineError(f"--code-pattern {pattern!r}: {exc}") from None
+    unknown = [n for n in names if n != "row" and n not in columns]
+    if unknown:
+        raise DemineError(
+            f"--code-pattern {pattern!r}: the file has no column {unknown[0]!r}; "
+            f"use {{row}} or one of its columns: {', '.join(columns)}"
+        )
+    if "row" not in names:
+        raise DemineError(
+            f"--code-pattern {pattern!r}: include {{row}} (e.g. 'SMF-{{row:05d}}'), so that no two "
+            "rows can get the same code"
+        )
+    try:
+        _make_code(pattern, {c: "x" for c in columns}, 1)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise DemineError(f"--code-pattern {pattern!r}: {exc}") from None
+
+
+def parse_recode(
+    items: Sequence[str], fields: Sequence[FieldSpec], rows: Sequence[tuple[str, str, str]] = ()
+) -> dict[str, dict[str, str]]:
+    """``field:FROM=TO`` options (and ``(field, from, to)`` rows of a file) as field -> table."""
+    by_name = {f.name for f in fields}
+    pairs = list(rows)
+    for item in items:
+        target, sep, rest = item.partition(":")
+        source, sep2, value = rest.rpartition("=")
+        if not sep or not sep2 or not target.strip() or not source.strip():
+            raise DemineError(f"--value {item!r}: write it as field:SOURCE VALUE=REGISTER VALUE")
+        pairs.append((target, source, value))
+    out: dict[str, dict[str, str]] = {}
+    for target, source, value in pairs:
+        key = _norm(target)
+        if key not in by_name:
+            raise DemineError(f"--value: no field {target!r}; the fields: {', '.join(sorted(by_name))}")
+        out.setdefault(key, {})[_norm_value(source)] = value.strip()
+    return out
 
 
 def _norm(name: str) -> str:
@@ -193,3 +273,27 @@ def _geometry_columns(
     if points:
         need += " or coordinate columns (--map x=LON_COLUMN --map y=LAT_COLUMN)"
     raise DemineError(f"no geometry found: this table needs {need}; its columns: {', '.join(columns)}")
+
+
+def read_values_file(path: str | Path) -> list[tuple[str, str, str]]:
+    """The ``field,from,to`` rows of a ``--values`` CSV file (a header row first)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise DemineError(f"--values {p}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise DemineError(f"--values {p}: not UTF-8 text: {exc.reason}") from None
+    reader = csv.reader(text.splitlines())
+    header = [h.strip().casefold() for h in next(reader, [])]
+    if header[:3] != ["field", "from", "to"]:
+        raise DemineError(f"--values {p}: the first row must be the header field,from,to (it is {header})")
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < 3 or not row[0].strip() or not row[1].strip():
+            need = "needs a field, a source value and a register value"
+            raise DemineError(f"--values {p}: row {number}: {need}")
+        rows.append((row[0], row[1], row[2]))
+    return rows

@@ -23,7 +23,13 @@ from sqlalchemy import Connection, Engine
 from demine.domain.errors import DemineError
 from demine.ingest.geometries import Reprojection, prepare, read_text, read_wkb, read_xy
 from demine.ingest.kinds import KINDS, Context, KindSpec, Row
-from demine.ingest.mapping import ColumnMapping, build_mapping
+from demine.ingest.mapping import (
+    ColumnMapping,
+    build_mapping,
+    check_code_pattern,
+    parse_recode,
+    read_values_file,
+)
 from demine.ingest.report import ImportResult, Rejection, RejectWriter
 from demine.ingest.sources import RawBatch, Source, open_source
 from demine.ingest.store import STORES, Store
@@ -46,6 +52,9 @@ class ImportOptions:
     crs: str | None = None  # the CRS of the coordinates when the file names none (or to override it)
     encoding: str | None = None  # of CSV files (and of DBFs that lie about theirs); detected when None
     date_format: str | None = None  # strptime format for dates that are not YYYY-MM-DD
+    values: Sequence[str] = ()  # field:SOURCE=REGISTER recodings
+    values_file: str | Path | None = None  # a CSV of field,from,to rows
+    code_pattern: str | None = None  # a code for rows without one, e.g. "SMF-{row:05d}"
     aoi: tuple[float, float, float, float] | None = None  # minlon, minlat, maxlon, maxlat
     rejects: str | Path | None = None  # .geojson or .csv; default <file>-rejects.geojson here
     dry_run: bool = False  # check and count, then roll back
@@ -99,8 +108,16 @@ def _plan(path: Path, options: ImportOptions, spec: KindSpec, source: Source) ->
             f"a {spec.name} needs a polygon, but this table has only coordinate columns "
             f"({mapping.geometry.x}, {mapping.geometry.y}): give a WKT column with --map geometry=COLUMN"
         )
+    rows = read_values_file(options.values_file) if options.values_file is not None else []
+    mapping.recode = parse_recode(options.values, spec.fields, rows)
+    if options.code_pattern is not None:
+        if "code" not in {f.name for f in spec.fields}:
+            raise DemineError(f"--code-pattern: a {spec.name} has no code")
+        check_code_pattern(options.code_pattern, source.columns)
+        mapping.code_pattern = options.code_pattern
     unfilled = [f.name for f in spec.fields if f.required and f.name not in mapping.columns]
     unfilled = [name for name in unfilled if name not in mapping.defaults]
+    unfilled = [name for name in unfilled if not (name == "code" and mapping.code_pattern)]
     if unfilled:
         raise DemineError(
             f"no column for required field(s) {', '.join(unfilled)} of a {spec.name}: give "
@@ -199,7 +216,7 @@ def _import_batch(
 
     source_ids: list[str | None] = []
     for i, attributes in enumerate(batch.attributes):
-        values = plan.mapping.values(attributes)
+        values = plan.mapping.values(attributes, batch.first_row + i)
         sid = as_text(values.get("source_id"))
         source_ids.append(sid)
         rejection = prepared.rejections[i]
