@@ -120,6 +120,8 @@ def test_the_command_line_takes_value_values_and_code_pattern(tmp_path, register
         "hazard_type:Confirmed Minefield=CHA",
         "--code-pattern",
         "SMF-{row:04d}",
+        "--rejects",
+        str(tmp_path / "rejects.geojson"),
         "--json",
         db=db,
         check=False,

@@ -405,8 +405,7 @@ def _check_polygons(work: np.ndarray, ok: np.ndarray, reject: Any, repairs: list
             # The rings' halves all but cancel (a bow-tie, a ring drawn back over itself): a
             # percentage of almost nothing would read as 70368744177850 %.
             change = (
-                "; its crossing rings enclose almost no area, and repairing it would create land "
-                "they do not"
+                "; its crossing rings enclose almost no area, and repairing it would create land they do not"
             )
         elif was > 0:
             change = f"; repairing it would change its area by {abs(now - was) / was:.0%}"
