@@ -117,13 +117,20 @@ def plan(
         )
     except ValueError as exc:
         raise DemineError(f"--dog-rest-months: {exc}") from exc
-    ranking = _rank(db, weights, today)
-    scores = dict(zip(ranking.codes, ranking.normalised_score.tolist(), strict=True))
-    engine = open_database(db)
-    with engine.connect() as conn:
-        inputs = register_inputs(conn, scores, config)
-    instance = build_instance(inputs.hazards, inputs.teams, first, config)
-    with console.status("planning") if not json_out else _nothing():
+    # Progress on stderr, so that a pipe of the table or the JSON stays clean; the solve can
+    # take its whole time limit on a national register.
+    show = not json_out and err_console.is_terminal
+    with err_console.status("ranking the open hazards") if show else _nothing():
+        ranking = _rank(db, weights, today)
+        scores = dict(zip(ranking.codes, ranking.normalised_score.tolist(), strict=True))
+        engine = open_database(db)
+        with engine.connect() as conn:
+            inputs = register_inputs(conn, scores, config)
+        instance = build_instance(inputs.hazards, inputs.teams, first, config)
+    what = f"planning {len(inputs.hazards):,} hazards × {len(inputs.teams):,} teams × {months} months" + (
+        "" if greedy else f" (HiGHS, up to {time_limit:g} s)"
+    )
+    with err_console.status(what) if show else _nothing():
         workplan = make_plan(instance, config, greedy_only=greedy)
     workplan.inputs = {
         "open_hazards": len(inputs.hazards),
