@@ -69,10 +69,13 @@ lint: $(DEV_STAMP)
 # cluster per test worker; scripts/ensure-postgres installs PostgreSQL 15 + PostGIS 3 from
 # Debian packages when they are missing, as root). Tests about the GeoPackage file itself are
 # marked sqlite_only.
+# worksteal: a worker that runs out of tests takes some of the other's, so that a few long
+# tests left at the end do not run alone; the 15 slowest are listed for the suite's budget.
+PYTEST := $(BIN)/python -m pytest -n 2 --dist worksteal --durations 15
 test: lint
 	scripts/ensure-postgres >/dev/null
-	$(BIN)/python -m pytest -n 2
-	DEMINE_TEST_BACKEND=postgresql $(BIN)/python -m pytest -n 2 -m "not sqlite_only"
+	$(PYTEST)
+	DEMINE_TEST_BACKEND=postgresql $(PYTEST) -m "not sqlite_only"
 
 # Every benchmark, then one table (benchmarks/results/summary.json, docs/performance.md);
 # BENCH_SIZE=small for a quick look at a tenth of the size.

@@ -295,6 +295,9 @@ def _forecast(db, *extra: str) -> list[str]:
     return ["forecast", "--db", db, "--start", START, "--trials", "100", "--seed", "3", "--json", *extra]
 
 
+# The forecast engine is the same on both stores once the register is read (read on both in
+# tests/planning); the suite's time is better spent elsewhere on PostgreSQL.
+@pytest.mark.sqlite_only
 def test_horizon_cuts_the_same_simulation_short(forecast_db):
     full, short = run_together(_forecast(forecast_db), _forecast(forecast_db, "--horizon", "8"))
     assert (full["horizon_years"], short["horizon_years"]) == (100.0, 8.0)
@@ -316,6 +319,9 @@ def test_horizon_cuts_the_same_simulation_short(forecast_db):
     assert short["completion"]["p10"] is not None and short["completion"]["p90"] is None  # a cut in the fan
 
 
+# The forecast engine is the same on both stores once the register is read (read on both in
+# tests/planning); the suite's time is better spent elsewhere on PostgreSQL.
+@pytest.mark.sqlite_only
 def test_discovery_years_stop_new_contamination_then(forecast_db):
     none, two, thirty = run_together(
         *(_forecast(forecast_db, "--discovery-years", str(years)) for years in (0, 2, 30))
@@ -358,6 +364,8 @@ def _cookie_attributes(response: httpx.Response) -> dict[str, set[str]]:
     return out
 
 
+# Cookie flags do not depend on the store.
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("options", "secure"),
     [([], False), (["--secure-cookies"], True), (["--secure-cookies", "--workers", "2"], True)],
