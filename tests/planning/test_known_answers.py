@@ -9,10 +9,11 @@ it, the answer inside P10–P90, and no trial may run past the horizon.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pytest
+from register_support import add_steady_teams
 from sqlalchemy import insert
 
 from demine.planning import Scenario, TeamChange
@@ -114,38 +115,7 @@ def _build_steady_register(engine) -> None:
     """
     s = schema
     with engine.begin() as conn:
-        org = conn.execute(
-            insert(s.organisation).values(code="ORG", name="Steady demining", organisation_type="ngo")
-        ).inserted_primary_key[0]
-        teams = []
-        for i in range(10):
-            tid = conn.execute(
-                insert(s.team).values(
-                    code=f"M{i}", name=f"Manual {i}", organisation_id=org, team_type="manual"
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                insert(s.accreditation).values(
-                    organisation_id=org,
-                    team_id=tid,
-                    activity_type="clearance",
-                    issued_on=date(2020, 1, 1),
-                    expires_on=date(2040, 1, 1),
-                )
-            )
-            teams.append(tid)
-        days = []
-        for year in (2023, 2024, 2025):
-            d, n = date(year, 1, 2), 0
-            while n < 200:
-                if d.weekday() < 5:
-                    days.append(d)
-                    n += 1
-                d += timedelta(days=1)
-        conn.execute(
-            insert(s.progress_report),
-            [{"team_id": t, "report_date": d, "area_m2": 2500.0} for t in teams for d in days],
-        )
+        org = add_steady_teams(conn, "Steady demining", 2500.0)
         n_hazards = 40
         left, yearly = 50e6 / n_hazards, 5e6 / n_hazards
         first = left + 3 * yearly

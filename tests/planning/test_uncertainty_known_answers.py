@@ -28,6 +28,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from register_support import add_steady_teams
 from scipy import stats
 from sqlalchemy import insert
 
@@ -471,38 +472,7 @@ def _build_discovering_register(engine) -> None:
     s = schema
     years = (2021, 2022, 2023, 2024, 2025)
     with engine.begin() as conn:
-        org = conn.execute(
-            insert(s.organisation).values(code="ORG", name="Finding demining", organisation_type="ngo")
-        ).inserted_primary_key[0]
-        teams = []
-        for i in range(10):
-            tid = conn.execute(
-                insert(s.team).values(
-                    code=f"M{i}", name=f"Manual {i}", organisation_id=org, team_type="manual"
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                insert(s.accreditation).values(
-                    organisation_id=org,
-                    team_id=tid,
-                    activity_type="clearance",
-                    issued_on=date(2020, 1, 1),
-                    expires_on=date(2040, 1, 1),
-                )
-            )
-            teams.append(tid)
-        days = []
-        for year in (2023, 2024, 2025):
-            d, n = date(year, 1, 2), 0
-            while n < 200:
-                if d.weekday() < 5:
-                    days.append(d)
-                    n += 1
-                d += timedelta(days=1)
-        conn.execute(
-            insert(s.progress_report),
-            [{"team_id": t, "report_date": d, "area_m2": 4000.0} for t in teams for d in days],
-        )
+        org = add_steady_teams(conn, "Finding demining", 4000.0)
 
         def hazard(code: str, area: float, registered: date, remaining: float) -> int:
             hid = conn.execute(
