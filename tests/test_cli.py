@@ -64,7 +64,7 @@ def test_demo_refuses_to_overwrite(demo, tmp_path):
     db, _ = demo
     for extra in ([], ["--replace"]) if str(db).startswith("postgresql") else ([],):
         proc = run("demo", "--hazards", "5", *extra, db=db, check=False)
-        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
         # a file can be replaced (--replace deletes it); a server database is never emptied
         assert ("already holds records" if str(db).startswith("postgresql") else "--replace") in proc.stderr
     assert json.loads(run("summary", "--json", db=db).stdout)["hazards"]["count"] == 120
@@ -73,7 +73,7 @@ def test_demo_refuses_to_overwrite(demo, tmp_path):
 def test_hazards_list_refuses_unknown_values_and_says_how_many_it_shows(demo):
     db, _ = demo
     bogus = run("hazards", "list", "--status", "bogus", db=db, check=False)
-    assert bogus.returncode == 2 and bogus.stdout == ""
+    assert bogus.returncode == 3 and bogus.stdout == ""
     assert (
         "'bogus' is neither a code nor a label" in bogus.stderr and "open, suspended, closed" in bogus.stderr
     )
@@ -192,7 +192,7 @@ def test_release_from_geojson_file(demo, tmp_path):
         db=db,
         check=False,
     )
-    assert again.returncode == 2
+    assert again.returncode == 3
     assert "overlaps land already released" in again.stderr and "nothing was written" in again.stderr
     assert "Traceback" not in again.stderr
     assert json.loads(run("summary", "--json", db=db).stdout)["area"] == summary["area"]
@@ -225,7 +225,7 @@ def test_release_bad_geometry_is_a_clear_error(demo, tmp_path, geometry, fragmen
         db=db,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 3
     assert fragment in proc.stderr and f"release for hazard {hazard['code']}" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert json.loads(run("summary", "--json", db=db).stdout)["area"] == json.loads(before)["area"]
@@ -263,11 +263,11 @@ def test_release_from_stdin_in_utm(demo):
 
 def test_user_errors_never_traceback(tmp_path):
     missing = run("summary", db=tmp_path / "nope.gpkg", check=False)
-    assert missing.returncode == 2 and "demine init" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 4 and "demine init" in missing.stderr and "Traceback" not in missing.stderr
     run("init", db=tmp_path / "new.gpkg")
     bad_bbox = run("hazards", "list", "--bbox", "1,2,3", db=tmp_path / "new.gpkg", check=False)
-    assert bad_bbox.returncode == 2 and "--bbox" in bad_bbox.stderr
+    assert bad_bbox.returncode == 3 and "--bbox" in bad_bbox.stderr
     unknown = run("hazards", "show", "HA-404", db=tmp_path / "new.gpkg", check=False)
-    assert unknown.returncode == 2 and "HA-404" in unknown.stderr and "Traceback" not in unknown.stderr
+    assert unknown.returncode == 4 and "HA-404" in unknown.stderr and "Traceback" not in unknown.stderr
     bad_date = run("demo", "--as-of", "31/12/2026", db=tmp_path / "d.gpkg", check=False)
-    assert bad_date.returncode == 2 and "--as-of" in bad_date.stderr
+    assert bad_date.returncode == 3 and "--as-of" in bad_date.stderr

@@ -102,7 +102,7 @@ def test_force_records_a_release_that_strays_outside_the_hazard(register, tmp_pa
     release = ("release", code, product, "--method", "cleared", "--date", "2026-07-10")
 
     refused = run(*release, db=register, check=False)
-    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.returncode == 3, refused.stdout + refused.stderr
     assert "of the product lies outside the hazard; correct the polygon or pass --force" in refused.stderr
     assert "nothing was written" in refused.stderr and "Traceback" not in refused.stderr
     assert _show(register, code)["releases"] == []
@@ -169,7 +169,7 @@ def test_activity_and_depth_are_checked_stored_and_exported(register, tmp_path):
         (["--activity", clearance.code, "--depth-cm", "-5"], "clearance_depth_cm: must not be negative"),
     ):
         refused = run(*release, *extra, db=register, check=False)
-        assert refused.returncode == 2 and message in refused.stderr, (extra, refused.stderr)
+        assert refused.returncode == 3 and message in refused.stderr, (extra, refused.stderr)
         assert "nothing was written" in refused.stderr and "Traceback" not in refused.stderr
     assert _rows(register, count)[0][0] == before  # nothing was written
 
@@ -225,7 +225,7 @@ def test_history_of_one_hazard_adds_up_to_its_releases(register):
     assert f"Remaining area of {code}" in shown
     assert f"the last 1 of {len(series)} changes" in " ".join(shown.split())
     unknown = run("history", "HA-NOPE", db=register, check=False)
-    assert unknown.returncode == 2 and "no hazard with code 'HA-NOPE'" in unknown.stderr
+    assert unknown.returncode == 4 and "no hazard with code 'HA-NOPE'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
 
 

@@ -76,13 +76,13 @@ def test_migrate_command_creates_then_reports_the_head(new_db):
     assert human.returncode == 0 and "already at schema revision" in human.stdout
 
 
-def test_copy_command_errors_exit_2_without_a_traceback(demo, tmp_path):
+def test_copy_command_errors_exit_3_or_4_without_a_traceback(demo, tmp_path):
     proc = subprocess.run(
         [*DEMINE, "db", "copy", "--from", str(tmp_path / "none.gpkg"), "--to", str(tmp_path / "x.gpkg")],
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2 and "no database" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 4 and "no database" in proc.stderr and "Traceback" not in proc.stderr
     same = [*DEMINE, "db", "copy", "--from", str(demo.path), "--to", str(demo.path)]
     proc = subprocess.run(same, capture_output=True, text=True)
-    assert proc.returncode == 2 and "same database" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "same database" in proc.stderr and "Traceback" not in proc.stderr

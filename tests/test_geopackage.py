@@ -153,7 +153,8 @@ def test_every_spatial_table_is_a_registered_layer(demo_db):
     # Attribute tables are declared too, and nothing else is a layer.
     assert set(columns) == set(schema.SPATIAL_TABLES)
     attributes = {t for t, (kind, *_rest) in contents.items() if kind == "attributes"}
-    assert attributes == set(schema.metadata.tables) - set(schema.SPATIAL_TABLES)
+    # layer_styles holds QGIS's default styles (demine.storage.qgis_styles), outside the schema.
+    assert attributes == set(schema.metadata.tables) - set(schema.SPATIAL_TABLES) | {"layer_styles"}
     assert all(contents[t][1] is None for t in attributes)
     # GDAL agrees on the geometry type of every layer.
     gdal_layers = dict(pyogrio.list_layers(demo_db.url.database))

@@ -121,13 +121,13 @@ def test_human_output_summarises_and_lists(planted_template):
         (["--severity", "urgent"], "unknown severity"),
     ],
 )
-def test_user_errors_exit_2(planted_template, args, message):
-    proc = run("check", *args, "--db", str(planted_template.path), check_rc=2)
+def test_refused_values_exit_3(planted_template, args, message):
+    proc = run("check", *args, "--db", str(planted_template.path), check_rc=3)
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_missing_database_exits_2(tmp_path):
-    proc = run("check", "--db", str(tmp_path / "none.gpkg"), check_rc=2)
+def test_missing_database_exits_4(tmp_path):
+    proc = run("check", "--db", str(tmp_path / "none.gpkg"), check_rc=4)
     assert "no database" in proc.stderr
 
 

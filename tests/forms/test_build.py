@@ -140,5 +140,5 @@ def test_cli_build_and_bad_input(demo, clone_db, tmp_path):
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 2 and "nope" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "nope" in proc.stderr and "Traceback" not in proc.stderr
     assert not bad.exists()

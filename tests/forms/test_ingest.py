@@ -246,14 +246,14 @@ def test_cli_ingest_json_and_bad_input_changes_nothing(demo, clone_db, tmp_path)
         (("--form", "eo_find"), "not an export of the eo_find form"),
     ):
         proc = _run("forms", "ingest", path, "--db", db, *args)
-        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.returncode == 3 and message in proc.stderr and "Traceback" not in proc.stderr
     junk = tmp_path / "notes.csv"
     junk.write_text("a,b\n1,2\n")
     proc = _run("forms", "ingest", junk, "--db", db)
-    assert proc.returncode == 2 and "not a KoboToolbox or ODK Central export" in proc.stderr
+    assert proc.returncode == 3 and "not a KoboToolbox or ODK Central export" in proc.stderr
     text = tmp_path / "photo.jpg"
     text.write_bytes(b"\xff\xd8\xff")
-    assert _run("forms", "ingest", text, "--db", db).returncode == 2
+    assert _run("forms", "ingest", text, "--db", db).returncode == 3
     assert _counts(engine) == before
     rejects = tmp_path / "r.csv"
     proc = _run("forms", "ingest", path, "--db", db, "--json", "--rejects", rejects, "--today", TODAY)

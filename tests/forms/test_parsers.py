@@ -18,6 +18,9 @@ from demine.forms.spec import FORMS, SaddGrid
 from demine.ingest.report import REASONS
 from demine.ingest.values import CodeResolver, ValueProblem
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 lats = st.floats(min_value=-89, max_value=89, allow_nan=False)
 lons = st.floats(min_value=-179, max_value=179, allow_nan=False)
 LISTS = CodeLists.defaults()

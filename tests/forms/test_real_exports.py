@@ -250,10 +250,10 @@ def test_cli_refuses_real_exports_of_other_forms_and_writes_nothing(demo, clone_
     with engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(schema.submission)).scalar_one()
     proc = _run("forms", "ingest", HERE / "kobo_api_v2_data.json", "--db", db)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "cannot tell which form" in proc.stderr
     proc = _run("forms", "ingest", HERE / "ona_geoshapes.csv", "--db", db, "--form", "hazardous_area")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "not an export of the hazardous_area form" in proc.stderr and "eo_categories" in proc.stderr
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(schema.submission)).scalar_one() == before

@@ -13,8 +13,10 @@ from demine.storage.database import open_database
 
 
 @pytest.fixture(scope="session")
-def register_template(tmp_path_factory):
-    """A migrated register with two organisations, never opened for writing after this."""
+def register_template(tmp_path_factory, store):
+    """A migrated register with two organisations, never opened for writing after this.
+
+    ``store`` puts it on the suite's backend whichever test this worker happened to run first."""
     path = tmp_path_factory.mktemp("template") / "register.gpkg"
     path = backend_support.new(path)
     engine = open_database(path, create=True)

@@ -9,9 +9,12 @@ feature has exactly one outcome, and every good feature is in the register.
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import numpy as np
 import openpyxl
+import pyogrio
+import pyogrio.raw
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
@@ -259,13 +262,57 @@ def test_implausible_polygons_are_rejected_with_a_reason_and_good_rows_kept(engi
     assert not {"BIG", "WRAP", "DENSE"} & stored
 
 
-@pytest.mark.parametrize("suffix", [".geojson", ".csv"])
+def _with_impossible_dates(path, squares, dates):
+    """A GeoPackage or Shapefile whose date field holds impossible dates, as another tool may
+    write them: GDAL will not write one, so valid stand-ins are swapped for them in the file."""
+    stand_in = {"2026-02-30": "2026-02-27", "2026-04-31": "2026-04-29"}
+    if path.suffix == ".gpkg":
+        write_layer(
+            path,
+            squares,
+            {"code": list(dates), "hazard_type": ["SHA"] * len(dates)},
+            geometry_type="Polygon",
+        )
+        with sqlite3.connect(path) as conn:
+            # The R*Tree triggers name these functions; they never run, as no geometry changes.
+            for name in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+                conn.create_function(name, 1, lambda _geom: None)
+            layer = conn.execute("SELECT table_name FROM gpkg_contents").fetchone()[0]
+            conn.execute(f'ALTER TABLE "{layer}" ADD COLUMN reported_on DATE')
+            conn.executemany(
+                f'UPDATE "{layer}" SET reported_on = ? WHERE code = ?',
+                [(day, code) for code, day in dates.items()],
+            )
+        return
+    # A Shapefile: rewrite with a date field, then put the impossible text into the .dbf.
+    wkb = np.empty(len(squares), dtype=object)
+    wkb[:] = [shapely.to_wkb(g) for g in squares]
+    days = np.array([stand_in.get(d, d) for d in dates.values()], dtype="datetime64[D]")
+    pyogrio.raw.write(
+        str(path),
+        wkb,
+        [np.array(list(dates), dtype=object), np.array(["SHA"] * len(dates), dtype=object), days],
+        ["code", "hazard_ty", "reported_o"],
+        crs="EPSG:4326",
+        driver="ESRI Shapefile",
+        geometry_type="Polygon",
+    )
+    dbf = path.with_suffix(".dbf")
+    raw = dbf.read_bytes()
+    for bad, good in stand_in.items():
+        raw = raw.replace(good.replace("-", "").encode(), bad.replace("-", "").encode())
+    dbf.write_bytes(raw)
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".csv", ".gpkg", ".shp"])
 def test_an_impossible_date_is_refused_in_every_format(engine, tmp_path, suffix):
-    """GDAL reads GeoJSON dates itself and turned 2026-02-30 into 2 March; CSV refused it."""
+    """GDAL turned 2026-02-30 into 2 March in GeoJSON, GeoPackage and Shapefile date fields;
+    CSV refused it. Now every format refuses it."""
     square = lonlat_square(33.5, 48.5)
     # All of the form YYYY-MM-DD, so that GDAL types the GeoJSON field as a date.
     dates = {"D0": "2026-02-28", "D1": "2026-02-30", "D2": "2026-04-31", "D3": "2026-03-01"}
     path = tmp_path / f"dates{suffix}"
+    options = {}
     if suffix == ".geojson":
         features = [
             {
@@ -276,13 +323,18 @@ def test_an_impossible_date_is_refused_in_every_format(engine, tmp_path, suffix)
             for i, (code, day) in enumerate(dates.items())
         ]
         path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    elif suffix in (".gpkg", ".shp"):
+        squares = [shapely.affinity.translate(square, 0.01 * i) for i in range(len(dates))]
+        _with_impossible_dates(path, squares, dates)
+        if suffix == ".shp":  # ten-character field names
+            options["maps"] = ("hazard_type=hazard_ty", "reported_on=reported_o")
     else:
         rows = ["code,hazard_type,reported_on,wkt"] + [
             f'{code},SHA,{day},"{shapely.affinity.translate(square, 0.01 * i).wkt}"'
             for i, (code, day) in enumerate(dates.items())
         ]
         path.write_text("\n".join(rows) + "\n")
-    result, stored = check_import(engine, path, ["D0", "D3"], 4)
+    result, stored = check_import(engine, path, ["D0", "D3"], 4, **options)
     assert result.reasons == {"bad_date": 2}
     assert {"D1", "D2"}.isdisjoint(stored)
 

@@ -126,5 +126,5 @@ def test_the_command_line_takes_value_values_and_code_pattern(tmp_path, register
         db=db,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # a rejected row is a finding; the other four are in
     assert '"imported": 4' in proc.stdout and '"bad_code_list_value": 1' in proc.stdout

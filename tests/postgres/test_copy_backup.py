@@ -113,7 +113,7 @@ def test_copy_refuses_a_target_that_holds_records(programme, store):
         copy_database(str(source), url)
     assert _counts(open_database(url)) == before
     proc = run("db", "copy", "--from", str(source), "--to", url, check=False)
-    assert proc.returncode == 2 and "already holds records" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "already holds records" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_cli_migrate_copy_and_backup_both_stores(programme, store, tmp_path):
@@ -142,4 +142,4 @@ def test_cli_migrate_copy_and_backup_both_stores(programme, store, tmp_path):
     assert verify_copy(open_database(source), open_database(out)) == []
     assert pyogrio.read_info(out, layer="hazard")["features"] == 120
     refused = run("db", "backup", str(out), "--db", str(source), check=False)
-    assert refused.returncode == 2 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 3 and "--overwrite" in refused.stderr and "Traceback" not in refused.stderr

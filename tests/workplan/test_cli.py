@@ -117,9 +117,9 @@ def test_hazards_no_accredited_team_can_survey_are_reported(db, tmp_path):
         (["prioritise", "--as-of", "yesterday"], "--as-of"),
     ],
 )
-def test_user_errors_exit_2_without_traceback(db, args, message):
+def test_refused_values_exit_3_without_traceback(db, args, message):
     proc = run(*args, db=db, check=False)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -127,13 +127,13 @@ def test_bad_weights_file_names_the_key(db, tmp_path):
     weights = tmp_path / "w.toml"
     weights.write_text("[factors.population]\nwieght = 2\n", encoding="utf-8")
     proc = run("prioritise", "--weights", str(weights), db=db, check=False)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "factors.population.wieght" in proc.stderr and "unknown parameter" in proc.stderr
 
 
-def test_missing_database_exits_2(tmp_path):
+def test_missing_database_exits_4(tmp_path):
     proc = run("plan", db=tmp_path / "none.gpkg", check=False)
-    assert proc.returncode == 2 and "no database" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 4 and "no database" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_plan_reports_the_top_priorities_and_a_greedy_plan_has_no_bound(db):

@@ -1,7 +1,8 @@
 """The ``demine`` entry point: builds the Typer app and turns user errors into messages.
 
 A user mistake (bad geometry, unknown code, missing database) prints what is wrong, record
-by record and field by field, and exits with status 2; it never shows a traceback.
+by record and field by field, and exits with a documented status (:class:`ExitCode`); it never
+shows a traceback.
 
 Commands are loaded lazily: ``demine --help`` lists them from :data:`COMMANDS` and only the
 command being run (or asked for its help) imports its module, so that a command does not pay
@@ -17,8 +18,8 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from demine.cli.common import err_console, print_json
-from demine.domain.errors import DemineError, ReleaseRejected, ValidationError
+from demine.cli.common import ExitCode, err_console, print_json
+from demine.domain.errors import DemineError, NotFoundError, StoreBusy
 
 # name -> (module under demine.cli that registers it, its one-line help for `demine --help`).
 # tests/test_cli_startup.py checks that each line is the command's own first help paragraph.
@@ -74,6 +75,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write an official report for a period from the approved register, with charts and a map.",
     ),
     "hazards": ("programme", "List and show hazardous areas."),
+    "orgs": ("organisations", "Add, list and load organisations: the authority, operators, agencies."),
+    "teams": ("organisations", "Add, list and load teams: organisation, type, size and base location."),
+    "people": ("organisations", "Add, list and load personnel and their training records."),
+    "accreditations": (
+        "organisations",
+        "Add, list and load team accreditations; list flags expired and expiring ones.",
+    ),
+    "codes": (
+        "organisations",
+        "List a programme's code lists, add a value to one, or change a value's label.",
+    ),
     "users": ("server", "Manage the users of the demine server."),
     "db": ("db", "Migrate, copy and back up databases (SQLite/GeoPackage or PostgreSQL/PostGIS)."),
     "forms": (
@@ -195,21 +207,37 @@ def _fail(message: str, problems: list[Any], as_json: bool, exit_code: int, kind
     sys.exit(exit_code)
 
 
+def _status_of(exc: DemineError) -> tuple[ExitCode, str]:
+    """The exit status and JSON ``kind`` of a user-facing error."""
+    from demine.workflow.errors import VersionConflict
+
+    if isinstance(exc, NotFoundError):
+        return ExitCode.NOT_FOUND, "not_found"
+    if isinstance(exc, StoreBusy | VersionConflict):
+        return ExitCode.BUSY, "busy"
+    if getattr(exc, "problems", None):
+        return ExitCode.INVALID, "invalid"
+    return ExitCode.INVALID, "refused"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI. Exit status: 0 done; 1 findings (``check``); 2 a usage error or input that
-    was refused, with nothing written. Under ``--json`` an error is also printed as JSON."""
+    """Run the CLI. Exit status (:class:`ExitCode`): 0 done; 1 findings (``check``'s findings,
+    ``import``'s rejected features); 2 a usage error; 3 input refused, nothing written; 4 not
+    found; 5 the store was busy or the record changed: try again. Under ``--json`` an error is
+    also printed as JSON."""
     args = sys.argv[1:] if argv is None else list(argv)
     as_json = "--json" in args
     usage_error = _usage_exception()
     try:
         # Under --json Click's own errors come back here to be written as JSON too.
         code = app(args=args, prog_name="demine", standalone_mode=not as_json)
-    except (ValidationError, ReleaseRejected) as exc:
-        _fail(f"{len(exc.problems)} problem(s); nothing was written", exc.problems, as_json, 2, "invalid")
     except DemineError as exc:
-        _fail(str(exc), [], as_json, 2, "refused")
+        status, kind = _status_of(exc)
+        problems = list(getattr(exc, "problems", None) or [])
+        message = f"{len(problems)} problem(s); nothing was written" if problems else str(exc)
+        _fail(message, problems, as_json, status, kind)
     except usage_error as exc:
-        _fail(exc.format_message(), [], as_json, getattr(exc, "exit_code", 2), "usage")
+        _fail(exc.format_message(), [], as_json, getattr(exc, "exit_code", ExitCode.USAGE), "usage")
     except typer.Abort:
-        _fail("aborted", [], as_json, 1, "aborted")
+        _fail("aborted", [], as_json, ExitCode.INTERRUPTED, "aborted")
     sys.exit(code if isinstance(code, int) else 0)

@@ -9,18 +9,27 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from demine.cli.common import DbOption, JsonOption, console, err_console, fmt_m2, print_json
+from demine.cli.common import (
+    DbOption,
+    ExitCode,
+    JsonOption,
+    console,
+    err_console,
+    fmt_area_in,
+    fmt_m2,
+    fmt_teams,
+    print_json,
+    table_area_unit,
+)
 from demine.domain.errors import DemineError
 
 if TYPE_CHECKING:
     from demine.planning.backtest import BacktestResult
-    from demine.planning.programme_file import ProgrammeError
-    from demine.planning.scenario import ScenarioError
 
 # The planner (a quarter of a second to import, matplotlib another half for charts) is imported
 # when these commands run, so that every other ``demine`` command starts no slower. Hence these
@@ -76,24 +85,21 @@ def forecast(
     the baseline and the scenario side by side on the same random draws.
     """
     from demine.planning.prepared import comparison_report, forecast_report
-    from demine.planning.programme_file import ProgrammeError, load_programme
+    from demine.planning.programme_file import load_programme
     from demine.planning.register_history import prepare_from_register
-    from demine.planning.scenario import ScenarioError, load_scenario
+    from demine.planning.scenario import load_scenario
     from demine.storage.database import open_database
 
-    try:
-        plan = load_scenario(scenario) if scenario is not None else None
-        if programme is not None:
-            if start is not None:
-                raise DemineError("--start: a programme file sets its own start date (its 'start' key)")
-            prepared = load_programme(programme).prepare()
-        else:
-            day = _parse_date(start, "--start") if start else date.today()
-            engine = open_database(db)
-            with engine.connect() as conn:
-                prepared = prepare_from_register(conn, day)
-    except (ScenarioError, ProgrammeError) as exc:
-        _file_problems(exc)
+    plan = load_scenario(scenario) if scenario is not None else None
+    if programme is not None:
+        if start is not None:
+            raise DemineError("--start: a programme file sets its own start date (its 'start' key)")
+        prepared = load_programme(programme).prepare()
+    else:
+        day = _parse_date(start, "--start") if start else date.today()
+        engine = open_database(db)
+        with engine.connect() as conn:
+            prepared = prepare_from_register(conn, day)
     if discovery_years is not None:
         prepared = prepared.with_discovery_years(discovery_years)
     if plan is not None:
@@ -128,12 +134,9 @@ def backtest_command(
 ) -> None:
     """Forecast from the end of year AT with the history up to it; score it against the later years."""
     from demine.planning.backtest import backtest
-    from demine.planning.programme_file import ProgrammeError, load_programme
+    from demine.planning.programme_file import load_programme
 
-    try:
-        result = backtest(load_programme(programme), at, trials, seed, horizon_years=horizon)
-    except ProgrammeError as exc:
-        _file_problems(exc)
+    result = backtest(load_programme(programme), at, trials, seed, horizon_years=horizon)
     if json_out:
         print_json(result.to_dict())
         return
@@ -172,17 +175,10 @@ def validate_command(
     from rich.progress import Progress
 
     from demine.planning.pooled import save_pooled
-    from demine.planning.programme_file import ProgrammeError
     from demine.planning.validation import checkpoints, load_corpus, validate
     from demine.planning.validation_report import figures_of, update_readme, write_report
 
-    try:
-        series = load_corpus(corpus)
-    except ProgrammeError as exc:
-        _file_problems(exc)
-    except DemineError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+    series = load_corpus(corpus)
     total = sum(len(checkpoints(p)) for p in series)
     with Progress(console=err_console, transient=True, disable=json_out) as progress:
         task = progress.add_task("backtests", total=total)
@@ -202,7 +198,7 @@ def validate_command(
     else:
         _print_validation(summary, written)
     if not all(summary["targets"].values()):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FINDINGS)
 
 
 def register(app: typer.Typer) -> None:
@@ -274,13 +270,14 @@ def _print_comparison(report: dict[str, Any], regions: int) -> None:
         f"{comp['earlier_or_same_share']:.0%} of trials"
     )
     _print_naive(base)
-    released = Table(title="Area released by year (P50)")
+    rows = comp["released_by_year"]
+    unit, per = table_area_unit(r[k] for r in rows for k in ("baseline_p50", "scenario_p50", "extra_p50"))
+    released = Table(title=f"Area released by year (P50, {unit})")
     for col in ("year", "baseline", name, "extra"):
         released.add_column(col, justify="right")
-    rows = comp["released_by_year"]
     for r in _thin(rows):
         released.add_row(
-            str(r["year"]), fmt_m2(r["baseline_p50"]), fmt_m2(r["scenario_p50"]), fmt_m2(r["extra_p50"])
+            str(r["year"]), *(fmt_area_in(r[k], per) for k in ("baseline_p50", "scenario_p50", "extra_p50"))
         )
     console.print(released)
     console.print(_trajectory_table({"baseline": base, name: scen}))
@@ -293,7 +290,7 @@ def _print_comparison(report: dict[str, Any], regions: int) -> None:
 def _print_header(report: dict[str, Any]) -> None:
     inputs = report["inputs"]
     by_class = ", ".join(f"{k} {fmt_m2(v)}" for k, v in inputs["stock_by_class_m2"].items())
-    teams = ", ".join(f"{k} {v:g}" for k, v in inputs["teams"].items() if v) or "none"
+    teams = ", ".join(f"{k} {fmt_teams(v)}" for k, v in inputs["teams"].items() if v) or "none"
     console.print(
         f"[bold]Forecast[/] from {inputs['source']} on {inputs['start']} · {report['trials']:,} trials · "
         f"seed {report['seed']}\nstock {fmt_m2(inputs['stock_m2'])} in {inputs['hazards']:,} hazards "
@@ -355,7 +352,10 @@ def _print_binding(report: dict[str, Any], label: str = "") -> None:
 
 
 def _trajectory_table(reports: dict[str, dict[str, Any]]) -> Table:
-    t = Table(title="Remaining area at the end of each year (P10 / P50 / P90)")
+    unit, per = table_area_unit(
+        band[q] for rep in reports.values() for band in rep["trajectory"] for q in ("p10", "p50", "p90")
+    )
+    t = Table(title=f"Remaining area at the end of each year (P10 / P50 / P90, {unit})")
     t.add_column("year", justify="right")
     for name in reports:
         for q in ("P10", "P50", "P90"):
@@ -365,7 +365,7 @@ def _trajectory_table(reports: dict[str, dict[str, Any]]) -> Table:
     for k, rep in enumerate(reports.values()):
         for band in rep["trajectory"]:
             cells = by_year.setdefault(band["year"], ["—"] * (3 * n))
-            cells[3 * k : 3 * k + 3] = [fmt_m2(max(band[q], 0.0)) for q in ("p10", "p50", "p90")]
+            cells[3 * k : 3 * k + 3] = [fmt_area_in(max(band[q], 0.0), per) for q in ("p10", "p50", "p90")]
     rows = [{"year": y, "cells": c} for y, c in sorted(by_year.items())]
     for r in _thin(rows):
         t.add_row(str(r["year"]), *r["cells"])
@@ -381,11 +381,16 @@ def _print_regions(report: dict[str, Any], limit: int, title: str = "Regions fin
         (r for r in rows if r["p50"] is not None), key=lambda r: r["p50"], reverse=True
     )
     t = Table(title=f"{title} (top {min(limit, len(rows))} of {len(rows)})")
-    for col in ("region", "hazards", "stock", "P50", "P90"):
+    unit, per = table_area_unit(r["stock_m2"] for r in latest[:limit])
+    for col in ("region", "hazards", f"stock ({unit})", "P50", "P90"):
         t.add_column(col, justify="left" if col == "region" else "right")
     for r in latest[:limit]:
         t.add_row(
-            r["name"], f"{r['hazards']:,}", fmt_m2(r["stock_m2"]), r["p50"] or "beyond", r["p90"] or "beyond"
+            r["name"],
+            f"{r['hazards']:,}",
+            fmt_area_in(r["stock_m2"], per),
+            r["p50"] or "beyond",
+            r["p90"] or "beyond",
         )
     console.print(t)
 
@@ -481,11 +486,3 @@ def _parse_date(value: str, option: str) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise DemineError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def _file_problems(exc: ScenarioError | ProgrammeError) -> NoReturn:
-    """Print every problem of a scenario or programme file and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {len(exc.problems)} problem(s); no forecast was made")
-    for problem in exc.problems:
-        err_console.print(f"  • {problem}", markup=False, highlight=False)
-    raise typer.Exit(2)

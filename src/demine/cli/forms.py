@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from demine.cli.common import DbOption, JsonOption, console, print_json
+from demine.cli.common import DbOption, ExitCode, JsonOption, console, print_json
 from demine.domain.errors import DemineError
 from demine.forms.spec import FORMS
 
@@ -101,6 +101,7 @@ def ingest_command(
     result = ingest_file(engine, path, form=form, rejects=rejects, username=user, today=day)
     if json_out:
         print_json(result.as_json())
+        _exit_if_rejected(result.rejected)
         return
     table = Table(title=f"Ingest of {path.name} ({result.form}, {result.format})", show_header=False)
     for label, value in (
@@ -115,8 +116,15 @@ def ingest_command(
     console.print(table)
     if result.rejects_file:
         console.print(f"rejected submissions and their reasons: {result.rejects_file}")
+    _exit_if_rejected(result.rejected)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``forms`` command group to the ``demine`` app."""
     app.add_typer(forms_app, name="forms")
+
+
+def _exit_if_rejected(rejected: int) -> None:
+    """Exit 1 (findings) when rows were rejected: the good ones are staged, the rest need a person."""
+    if rejected:
+        raise typer.Exit(ExitCode.FINDINGS)

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from demine.checks.rules import LAYER_TABLES, RULES, SEVERITIES
-from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
+from demine.cli.common import DbOption, ExitCode, JsonOption, console, fmt_m2, print_json
 from demine.domain.errors import DemineError
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def check(
     else:
         _print_report(report, limit, fix)
     if report.high:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FINDINGS)
 
 
 def _print_rules(json_out: bool) -> None:

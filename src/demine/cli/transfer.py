@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from demine.cli.common import DbOption, JsonOption, console, err_console, print_json
+from demine.cli.common import DbOption, ExitCode, JsonOption, console, err_console, print_json
 from demine.domain.errors import DemineError
 from demine.export import FORMATS, LAYERS, export_layer
 from demine.ingest.kinds import KINDS
@@ -127,6 +127,7 @@ def import_command(
         result = import_file(engine, plan, lambda n: progress.advance(task, n))
     if json_out:
         print_json(result.as_json())
+        _exit_if_rejected(result.rejected)
         return
     table = Table(title=f"Import of {path.name} ({result.kind})", show_header=False)
     for label, value in (
@@ -146,6 +147,13 @@ def import_command(
         console.print(f"rejected features and their reasons: {result.rejects_file}")
     if result.dry_run:
         console.print("dry run: nothing was written")
+    _exit_if_rejected(result.rejected)
+
+
+def _exit_if_rejected(rejected: int) -> None:
+    """Exit 1 (findings) when features were rejected: the good ones are in, the rest need a person."""
+    if rejected:
+        raise typer.Exit(ExitCode.FINDINGS)
 
 
 def export_command(

@@ -104,6 +104,37 @@ def _remaining() -> Layer:
     )
 
 
+def _activity() -> Layer:
+    a, o, t, h = (
+        schema.activity,
+        schema.organisation.alias("org"),
+        schema.team.alias("tm"),
+        schema.hazard.alias("haz"),
+    )
+    return Layer(
+        "activity",
+        (
+            Column("code", a.c.code, "text"),
+            Column("activity_type", a.c.activity_type, "code", "activity_type"),
+            Column("status", a.c.status, "code", "activity_status"),
+            Column("organisation", o.c.code, "text"),
+            Column("team", t.c.code, "text"),
+            Column("hazard", h.c.code, "text"),
+            Column("method", a.c.method, "text"),
+            Column("start_date", a.c.start_date, "date"),
+            Column("end_date", a.c.end_date, "date"),
+            Column("ref_lon", a.c.ref_lon, "float"),
+            Column("ref_lat", a.c.ref_lat, "float"),
+        ),
+        a.join(o, o.c.id == a.c.organisation_id)
+        .outerjoin(t, t.c.id == a.c.team_id)
+        .outerjoin(h, h.c.id == a.c.hazard_id),
+        None,  # an activity is located by its hazard (and a reference point), not a geometry
+        None,
+        a.c.code,
+    )
+
+
 def _release() -> Layer:
     p, h, a = schema.release_product, schema.hazard, schema.activity.alias("act")
     return Layer(
@@ -247,6 +278,7 @@ def _victim() -> Layer:
 LAYERS: dict[str, Callable[[], Layer]] = {
     "hazard": _hazard,
     "remaining": _remaining,
+    "activity": _activity,
     "release": _release,
     "find": _find,
     "accident": _accident,

@@ -29,13 +29,14 @@ import pyogrio
 import pyogrio.errors
 import pyogrio.raw
 import shapely
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 
+from demine.accounts.roles import PERSONAL_DATA_ROLES as WEB_PERSONAL_DATA_ROLES
 from demine.domain.errors import DemineError
 from demine.export.layers import LAYERS, Column, Layer
 from demine.export.names import short_name
 from demine.export.where import parse_where
-from demine.storage import schema
+from demine.storage import qgis_styles, schema
 
 # format -> (GDAL driver, file suffix)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -60,8 +61,8 @@ XLSX_CELL_LIMIT = 32_767  # characters in one Excel cell
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 # Roles that may receive victims' personal data. ``local`` is the command line: its user
-# already holds the whole database file. Issue 6 adds the web roles that qualify.
-PERSONAL_DATA_ROLES = frozenset({"local", "victim_assistance", "admin"})
+# already holds the whole database file; the web roles are those that see it on the pages.
+PERSONAL_DATA_ROLES = frozenset({"local", "victim_assistance"}) | WEB_PERSONAL_DATA_ROLES
 
 
 class PersonalDataRefused(DemineError):
@@ -154,8 +155,12 @@ def export_layer(
     include_personal_data: bool = False,
     role: str | None = None,
     overwrite: bool = False,
+    condition: ColumnElement | None = None,
 ) -> ExportResult:
     """Write one kind of record to ``path``; see the module docstring for what goes in.
+
+    ``condition`` is a filter built by the caller's code (the web register's search and
+    filters), never from text; it is combined with ``where``.
 
     ``include_personal_data`` only takes effect for a ``role`` that
     :func:`may_see_personal_data`; asking without one raises :class:`PersonalDataRefused`.
@@ -178,16 +183,15 @@ def export_layer(
     if not path.parent.exists():
         raise DemineError(f"no folder {path.parent}")
 
-    condition = layer.base_filter
+    conditions = [c for c in (layer.base_filter, condition) if c is not None]
     if where:
-        filter_ = parse_where(where, layer, {c.name for c in columns})
-        condition = filter_ if condition is None else and_(condition, filter_)
+        conditions.append(parse_where(where, layer, {c.name for c in columns}))
     exprs = [c.expr.label(f"c{i}") for i, c in enumerate(columns)]
     if layer.geometry is not None:
         exprs.append(layer.geometry.label("geometry"))
     query = select(*exprs).select_from(layer.source).order_by(layer.order_by)
-    if condition is not None:
-        query = query.where(condition)
+    if conditions:
+        query = query.where(and_(*conditions))
     rows = conn.execute(query).all()
 
     names, arrays, masks = _columns(conn, columns, rows, labels, fmt)
@@ -248,8 +252,12 @@ def export_layer(
             crs="EPSG:4326" if wkb is not None else None,
             encoding="UTF-8",
             layer_options=layer_options,
+            # GeoPackage 1.3: the 1.4 that newer GDAL writes makes Debian's GDAL 3.6 warn on open.
+            dataset_options={"VERSION": "1.3"} if fmt == "gpkg" else None,
         )
         if temporary is not None:
+            if fmt == "gpkg":  # opens styled in QGIS, as the register's own file does
+                qgis_styles.add_to_geopackage(temporary, kind, kind)
             os.replace(temporary, path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
         raise DemineError(f"cannot write {path}: {exc}") from exc

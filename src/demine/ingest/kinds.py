@@ -81,7 +81,9 @@ class Context:
             known = self.hazards if table == "hazard" else self.activities
             found = text if text in known else None
         if found is None:
-            raise ValueProblem("unknown_reference", f"{field_name}: no {table} {text!r} in the register")
+            hint = " (`demine orgs add` or `demine orgs import` adds one)" if table == "organisation" else ""
+            message = f"{field_name}: no {table} {text!r} in the register{hint}"
+            raise ValueProblem("unknown_reference", message)
         return found
 
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import re
 import sys
 import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ def _choose_layer(path: Path, layers: Sequence[str], layer: str | None, preferre
         if layer not in layers:
             raise SourceError(f"{path.name} has no layer {layer!r}; its layers: {', '.join(layers)}")
         return layer
+    # QGIS's styles (demine's exported GeoPackages carry them) are never the data.
+    layers = [name for name in layers if name != "layer_styles"]
     if len(layers) == 1:
         return layers[0]
     for name in preferred:
@@ -163,6 +166,31 @@ class GdalSource(Source):
             out.append(f"GDAL: {len(items) - self.MAX_WARNINGS} more kinds of warning")
         return out
 
+    def _date_columns(self) -> list[str]:
+        """Date and date-time columns GDAL parses itself (GeoJSON's are read as text already)."""
+        if self.format == "GeoJSON":
+            return []
+        dtypes = self._info.get("dtypes")
+        if dtypes is None:
+            return []
+        return [c for c, t in zip(self.columns, dtypes, strict=True) if str(t).startswith("datetime64")]
+
+    def _dates_as_text_query(self) -> dict[str, str]:
+        """Read each date column a second time as the text in the file.
+
+        GDAL turns an impossible date such as 2026-02-30 into 2026-03-02 on its way to Arrow,
+        which would store a date nobody wrote. Its SQL layer casts the field to text without
+        that arithmetic, so the importer can refuse the value as it does in a CSV file.
+        """
+        columns = self._date_columns()
+        if not columns:
+            return {}
+        casts = ", ".join(
+            f"CAST({_quoted(c)} AS CHARACTER(64)) AS {_quoted(_TEXT_PREFIX + c)}" for c in columns
+        )
+        dialect = "SQLITE" if self.format == "GPKG" else "OGRSQL"
+        return {"sql": f"SELECT *, {casts} FROM {_quoted(self.layer)}", "sql_dialect": dialect}
+
     def count(self) -> int | None:
         features = self._info.get("features")
         return int(features) if features is not None and features >= 0 else None
@@ -171,13 +199,15 @@ class GdalSource(Source):
         row = 1
         try:
             with self._collect():
+                # A date-reading query names the layer itself (pyogrio takes one or the other).
+                which = self._dates_as_text_query() or {"layer": self.layer}
                 opened = pyogrio.raw.open_arrow(
                     self.vsi,
-                    layer=self.layer,
                     encoding=self.user_encoding,
                     batch_size=size,
                     datetime_as_string=True,
                     **self._open_options(),
+                    **which,
                 )
                 _meta, stream = opened.__enter__()
             try:
@@ -203,6 +233,7 @@ class GdalSource(Source):
                     if batch is None:
                         break
                     wkb = batch.pop(geometry_column) if geometry_column else None
+                    _keep_impossible_dates(batch, self._date_columns())
                     names = list(batch)
                     n = len(wkb) if wkb is not None else (len(batch[names[0]]) if names else 0)
                     attributes = [{name: batch[name][i] for name in names} for i in range(n)]
@@ -223,6 +254,36 @@ class GdalSource(Source):
                 f"{self.path.name} is damaged: reading stopped after {row - 1} features "
                 f"({_gdal_message(exc)})"
             ) from exc
+
+
+_TEXT_PREFIX = "__demine_text__"
+_DATE_TEXT = re.compile(r"(\d{4})[-/](\d{1,2})[-/](\d{1,2})")
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _keep_impossible_dates(batch: dict[str, list[Any]], columns: list[str]) -> None:
+    """Put back the file's own text where GDAL rolled an impossible date over into another one.
+
+    A valid date keeps GDAL's value; an impossible one becomes its text (``2026-02-30``), which
+    the field's parser refuses with the row and the reason.
+    """
+    for column in columns:
+        texts = batch.pop(_TEXT_PREFIX + column, None)
+        if texts is None:
+            continue
+        values = batch[column]
+        for i, text in enumerate(texts):
+            match = _DATE_TEXT.match(text) if isinstance(text, str) else None
+            if match is None:
+                continue
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                date(year, month, day)
+            except ValueError:
+                values[i] = f"{year:04d}-{month:02d}-{day:02d}{text[match.end() :]}"
 
 
 def _gdal_message(exc: BaseException) -> str:

@@ -255,13 +255,14 @@ def qa(conn: Connection, period: Period, org_id: int | None = None) -> dict[str,
     return {r[0] or "(none)": r[1] for r in conn.execute(query)}
 
 
-def admin_geometries(conn: Connection, level: int = 1) -> list[shapely.Geometry]:
-    """Top-level administrative boundaries (for the map)."""
+def admin_boundaries(conn: Connection) -> list[tuple[str, shapely.Geometry]]:
+    """The top-level administrative areas' names and boundaries (for the map)."""
     a = schema.admin_area
     top = conn.execute(select(func.min(a.c.level))).scalar()
     if top is None:
         return []
-    return [g for (g,) in conn.execute(select(a.c.geom).where(a.c.level == top)) if g is not None]
+    rows = conn.execute(select(a.c.name, a.c.geom).where(a.c.level == top).order_by(a.c.pcode))
+    return [(name, g) for name, g in rows if g is not None]
 
 
 def code_lists(conn: Connection) -> CodeLists:

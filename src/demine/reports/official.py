@@ -87,6 +87,7 @@ def _release_tables(report: Report, conn: Connection, org_id: int | None, lists:
             "Area released by organisation and method",
             orgs,
             {m: [by_org[o][m] for o in orgs] for m in F.METHODS},
+            "organisation",
         )
     )
     return rows
@@ -179,7 +180,7 @@ def _map(report: Report, conn: Connection, releases: list[dict], accidents: list
         charts.release_map(
             "map",
             f"Land released, {report.period.label}",
-            F.admin_geometries(conn),
+            F.admin_boundaries(conn),
             [(r["method"], r["geom"]) for r in releases if r.get("geom") is not None],
             [(a["geom"].x, a["geom"].y) for a in accidents if a.get("geom") is not None],
         )
@@ -226,12 +227,12 @@ def _hazard_tables(
         )
     )
     report.charts.append(
-        charts.bars(
+        charts.area_bars(
             "remaining_by_area",
-            "Area remaining by administrative area (ha)",
+            "Area remaining by administrative area",
             names,
-            [by_area[n][1] / 1e4 for n in names],
-            "hectares remaining",
+            [by_area[n][1] for n in names],
+            "area remaining",
         )
     )
 
@@ -261,6 +262,7 @@ def _monthly_release(report: Report, releases: list[dict]) -> None:
             "Area released by month and method",
             labels,
             {x: [by_month[m][x] for m in months] for x in F.METHODS},
+            "month",
         )
     )
 
@@ -374,6 +376,7 @@ def _article7(report: Report, conn: Connection, org_id: int | None, areas: F.Adm
             "Land released in anti-personnel mine areas",
             names,
             {m: [released[n][m] for n in names] for m in F.METHODS},
+            "administrative area",
         )
     )
 
@@ -402,7 +405,7 @@ def _article7(report: Report, conn: Connection, org_id: int | None, areas: F.Adm
         charts.release_map(
             "map",
             f"Land released in anti-personnel mine areas, {report.period.label}",
-            F.admin_geometries(conn),
+            F.admin_boundaries(conn),
             [(r["method"], r["geom"]) for r in rows if r["geom"] is not None],
         )
     )

@@ -82,7 +82,9 @@ def _count(conn: Connection, table: Table) -> int:
 def id_counters(conn: Connection) -> dict[str, int]:
     """The last id each table's counter handed out (may exceed the highest id still present)."""
     if conn.dialect.name == "sqlite":
-        return dict(conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all())
+        # The register's tables only: not QGIS's layer_styles, which a copy does not carry.
+        rows = conn.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all()
+        return {name: seq for name, seq in rows if name in schema.metadata.tables}
     out = {}
     for name in postgres.serial_tables(conn):
         seq = conn.execute(text(f"SELECT pg_get_serial_sequence('{name}', 'id')")).scalar_one()

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 
-from demine.domain.errors import DemineError, StoreBusy
+from demine.domain.errors import DemineError, NotFoundError, StoreBusy
 from demine.storage import geopackage, postgres
 from demine.storage.geopackage import register_sql_functions
 
@@ -135,7 +135,7 @@ def open_database(db: str | os.PathLike[str] | None = None, create: bool = False
     url_obj = make_url(url)
     is_file = url_obj.get_backend_name() == "sqlite" and url_obj.database
     if is_file and not create and not Path(url_obj.database).exists():
-        raise DemineError(f"no database at {url_obj.database}; run `demine init` or `demine demo` first")
+        raise NotFoundError(f"no database at {url_obj.database}; run `demine init` or `demine demo` first")
     engine = open_engine(url)
     if url_obj.get_backend_name() == "postgresql":
         try:

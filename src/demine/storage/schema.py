@@ -126,6 +126,8 @@ team = Table(
     Column("code", Text, nullable=False, unique=True),
     Column("name", Text, nullable=False),
     Column("organisation_id", Integer, ForeignKey("organisation.id"), nullable=False),
+    # organisation.code of organisation_id, kept by triggers (migration 0006): GIS users read codes.
+    Column("organisation_code", Text),
     Column("team_type", Text, nullable=False),
     Column("members", Integer, nullable=False, server_default="1"),
     Column("active", Boolean, nullable=False, server_default="1"),
@@ -184,6 +186,8 @@ hazard = Table(
     Column("hazard_type", Text, nullable=False),
     Column("status", Text, nullable=False, server_default="open"),
     Column("organisation_id", Integer, ForeignKey("organisation.id")),
+    # organisation.code of organisation_id, kept by triggers (migration 0006): GIS users read codes.
+    Column("organisation_code", Text),
     Column("admin_pcode", Text),
     Column("reported_on", Date, nullable=False),
     Column("priority", Text),
@@ -215,6 +219,9 @@ hazard_remaining = Table(
     metadata,
     Column("id", Integer, ForeignKey("hazard.id", ondelete="CASCADE"), primary_key=True),
     Column("area_m2", Double, nullable=False),
+    # The hazard's code and status, kept by triggers (migration 0006): the layer reads alone in GIS.
+    Column("code", Text),
+    Column("status", Text),
     Column("geom", Geometry("MULTIPOLYGON")),  # NULL once fully released
 )
 
@@ -366,6 +373,8 @@ eore_session = Table(
     metadata,
     _pk(),
     Column("organisation_id", Integer, ForeignKey("organisation.id"), nullable=False),
+    # organisation.code of organisation_id, kept by triggers (migration 0006): GIS users read codes.
+    Column("organisation_code", Text),
     Column("held_on", Date, nullable=False),
     Column("method", Text, nullable=False),
     Column("admin_pcode", Text),

@@ -38,7 +38,8 @@ from demine.storage.types import Geometry, utcnow
 from demine.workflow.errors import InvalidChange, VersionConflict
 from demine.workflow.kinds import integrity_problem
 
-SYSTEM_COLUMNS = frozenset({"id", "created_at", "updated_at", "version"})
+# organisation_code follows organisation_id by a database trigger (migration 0006): set the id.
+SYSTEM_COLUMNS = frozenset({"id", "created_at", "updated_at", "version", "organisation_code"})
 
 
 @dataclass(frozen=True)
