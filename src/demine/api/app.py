@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from fastapi import FastAPI, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import RedirectResponse
 
 from demine.api import auth, errors, features, limits, records, reports, tiles, workflow
 from demine.api.context import Context, Settings, settings_from_env
@@ -49,6 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served below from the vendored Swagger UI: FastAPI's own pages load it from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.add_middleware(limits.Guard, max_body_bytes=settings.max_body_bytes, limiter=ctx.limiter)
@@ -64,6 +69,30 @@ def create_app(settings: Settings) -> FastAPI:
     from demine.web.routes import install as install_web
 
     install_web(app)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        """The interactive API documentation, from files shipped with demine (works offline)."""
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="demine API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            # No badge from the online validator: the page makes no request off this server.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect() -> Response:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:
+        """One documentation page: ReDoc's address leads to it."""
+        return RedirectResponse("/docs", status_code=301)
 
     @app.get("/health", tags=["Service"])
     def health() -> Response:

@@ -23,12 +23,14 @@ from sqlalchemy.sql import Select
 
 from demine.accounts.roles import scope, submission_scope
 from demine.accounts.tokens import TokenInfo
-from demine.api import records as api_records
 from demine.api.geojson import dumps
-from demine.api.resources import RESOURCE_OF_TABLE, RESOURCES
+from demine.api.resources import RESOURCE_OF_TABLE
 from demine.api.security import Ctx, CurrentUser, context
+from demine.domain import palette
 from demine.domain.errors import NotFoundError
 from demine.storage import schema
+from demine.synthetic.marker import BANNER as DEMO_BANNER
+from demine.synthetic.marker import is_synthetic_demo
 from demine.web import dashboard, svg
 from demine.web.forms import FORMS, form_context
 from demine.web.session import PageSession, login_response, logout_response, safe_next, session_token
@@ -39,8 +41,9 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 BASEMAP_ENV = "DEMINE_BASEMAP_URL"
 BASEMAP_ATTRIBUTION_ENV = "DEMINE_BASEMAP_ATTRIBUTION"
-STATUS_COLOURS = {"open": "#d7301f", "suspended": "#f39c12", "closed": "#2a9d5c", "handed_over": "#7f8c8d"}
-METHOD_COLOURS = {"cancelled": "#9ecae1", "reduced": "#6baed6", "cleared": "#2a9d5c"}
+STATUS_COLOURS = palette.HAZARD_STATUS
+METHOD_COLOURS = palette.RELEASE_METHOD
+NATURAL_EARTH = "/static/vendor/natural-earth/countries-50m.json"
 
 
 def _fmt_m2(value: float | None) -> str:
@@ -58,7 +61,7 @@ templates.env.filters["km2"] = _fmt_km2
 def nav(info: TokenInfo) -> list[tuple[str, str]]:
     """The menu a user sees (pages their role can use)."""
     role = info.user.role
-    items = [("/map", "Map"), ("/dashboard", "Dashboard")]
+    items = [("/map", "Map"), ("/register", "Register"), ("/dashboard", "Dashboard")]
     if submission_scope(role, "submit") or scope(role, "hazards", "create"):
         items.append(("/submit", "Enter data"))
     if submission_scope(role, "read"):
@@ -67,13 +70,23 @@ def nav(info: TokenInfo) -> list[tuple[str, str]]:
     return items
 
 
+def demo_banner(request: Request) -> str | None:
+    """The banner every page shows when the database holds the synthetic demo, else None."""
+    try:
+        with context(request).reading() as conn:
+            return DEMO_BANNER if is_synthetic_demo(conn) else None
+    except DBAPIError:  # a store that does not answer: the page (often an error page) still renders
+        return None
+
+
 def render(request: Request, info: TokenInfo | None, name: str, **data: Any) -> HTMLResponse:
-    """A page with the layout's context (user, menu, CSRF token)."""
+    """A page with the layout's context (user, menu, CSRF token, demo banner)."""
     base = {
         "user": info.user if info else None,
         "csrf": info.csrf_token if info else "",
         "nav": nav(info) if info else [],
         "path": request.url.path,
+        "demo_banner": demo_banner(request),
     }
     return templates.TemplateResponse(request, name, base | data)
 
@@ -164,6 +177,7 @@ def map_page(request: Request, info: PageSession) -> Response:
         organisations = conn.execute(select(o.c.id, o.c.code, o.c.name).order_by(o.c.code)).all()
         areas = conn.execute(select(a.c.pcode, a.c.name, a.c.level).order_by(a.c.pcode)).all()
         statuses = [r[0] for r in conn.execute(select(h.c.status).distinct().order_by(h.c.status))]
+    basemap = _basemap()
     return render(
         request,
         info,
@@ -173,7 +187,12 @@ def map_page(request: Request, info: PageSession) -> Response:
         statuses=statuses,
         status_colours=STATUS_COLOURS,
         method_colours=METHOD_COLOURS,
-        basemap=_basemap(),
+        palette=palette.for_web(),
+        basemap=basemap,
+        # Natural Earth under the register unless a configured base map replaces it.
+        natural_earth=None if basemap else NATURAL_EARTH,
+        may_report=submission_scope(info.user.role, "submit") is not None
+        or scope(info.user.role, "hazards", "create") is not None,
     )
 
 
@@ -243,9 +262,9 @@ def dashboard_charts(data: dict[str, Any]) -> dict[str, Any]:
         "Land release status over time (km²)",
         months,
         [
-            svg.Series("remaining", [r["remaining_m2"] / 1e6 for r in over], STATUS_COLOURS["open"]),
-            svg.Series("cancelled", [r["cancelled_m2"] / 1e6 for r in over], "#6baed6"),
-            svg.Series("reduced", [r["reduced_m2"] / 1e6 for r in over], "#8a5cc2"),
+            svg.Series("remaining", [r["remaining_m2"] / 1e6 for r in over], palette.REMAINING),
+            svg.Series("cancelled", [r["cancelled_m2"] / 1e6 for r in over], METHOD_COLOURS["cancelled"]),
+            svg.Series("reduced", [r["reduced_m2"] / 1e6 for r in over], METHOD_COLOURS["reduced"]),
             svg.Series("cleared", [r["cleared_m2"] / 1e6 for r in over], METHOD_COLOURS["cleared"]),
         ],
         "km²",
@@ -269,8 +288,8 @@ def dashboard_charts(data: dict[str, Any]) -> dict[str, Any]:
         "Victims per year",
         [str(r["year"]) for r in years],
         [
-            svg.Series("killed", [r["killed"] for r in years], "#4a4a4a"),
-            svg.Series("injured", [r["injured"] for r in years], "#c4541b"),
+            svg.Series("killed", [r["killed"] for r in years], palette.KILLED),
+            svg.Series("injured", [r["injured"] for r in years], palette.INJURED),
         ],
         "people",
     )
@@ -421,49 +440,21 @@ def _payload_summary(item: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# a record and its history
-
-
-@router.get("/records/{resource}/{record_id}")
-def record_page(request: Request, info: PageSession, resource: str, record_id: int) -> Response:
-    """One record's fields and every audited change, with restore buttons."""
-    res = RESOURCES.get(resource)
-    if res is None:
-        raise HTTPException(404, f"no resource {resource!r}")
-    if not 1 <= record_id <= 2**53:  # no such id exists; a database integer would overflow
-        raise HTTPException(404, f"no {resource} {record_id}")
-    ctx = context(request)
-    user = info.user
-    try:
-        with ctx.reading() as conn:
-            row = api_records.read_record(conn, res, user, record_id)
-        history = api_records.history(ctx, res, user, record_id)["items"]
-    except NotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    row.pop("geom", None)
-    may_update = scope(user.role, resource, "update") is not None
-    for item in history:
-        before, after = item.get("before") or {}, item.get("after") or {}
-        item["changed"] = sorted(
-            k for k in set(before) | set(after) if before.get(k) != after.get(k) and k != "geom"
-        )
-        item["geometry_changed"] = before.get("geom") != after.get("geom")
-    return render(
-        request,
-        info,
-        "record.html",
-        res=res,
-        row=row,
-        history=history,
-        may_update=may_update,
-        record_id=record_id,
-    )
+# a record and its history: demine.web.register (record_page), with the register's lists
 
 
 def install(app: FastAPI) -> None:
     """Add the pages, the static files and the planner to ``app``."""
-    from demine.web import planner
+    from demine.web import errors, planner, register
 
+    errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """Browsers ask for this path whatever the page links: send them to the SVG icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     app.include_router(router)
     app.include_router(planner.router)
+    app.include_router(register.router)

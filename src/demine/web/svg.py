@@ -14,9 +14,11 @@ from html import escape
 
 from markupsafe import Markup
 
+from demine.domain.palette import SERIES
+
 WIDTH, HEIGHT = 640, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 48
-PALETTE = ("#1f5fa6", "#c4541b", "#2a9d5c", "#8a5cc2", "#b8860b", "#d43f7a", "#4a4a4a", "#17a2b8")
+PALETTE = SERIES  # the register's one colour scheme (demine.domain.palette)
 
 
 @dataclass(frozen=True)

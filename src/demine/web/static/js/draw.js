@@ -25,7 +25,7 @@
       layers: [
         { id: "background", type: "background", paint: { "background-color": "#f3f1ea" } },
         { id: "admin-line", type: "line", source: "admin", paint: { "line-color": "#5b5b5b", "line-width": 1 } },
-        { id: "hazards", type: "fill", source: "hazards", "source-layer": "hazards", paint: { "fill-color": "#d7301f", "fill-opacity": 0.25 } },
+        { id: "hazards", type: "fill", source: "hazards", "source-layer": "hazards", paint: { "fill-color": "#D55E00", "fill-opacity": 0.25 } }, // palette.HAZARD_STATUS["open"]
         { id: "sketch-fill", type: "fill", source: "sketch", filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#1f5fa6", "fill-opacity": 0.35 } },
         { id: "sketch-line", type: "line", source: "sketch", paint: { "line-color": "#1f5fa6", "line-width": 2 } },
         { id: "sketch-points", type: "circle", source: "sketch", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 5, "circle-color": "#fff", "circle-stroke-color": "#1f5fa6", "circle-stroke-width": 2 } },

@@ -1,6 +1,7 @@
 // The map page: vector tiles of the register on MapLibre GL JS, filters, popups, layer toggles.
-// Works offline on a plain background with the admin boundaries; DEMINE_BASEMAP_URL adds a
-// base map (raster XYZ template, a style JSON or a PMTiles archive).
+// Works offline: Natural Earth's land, sea, coastlines and country borders ship with demine and
+// are drawn under the register; DEMINE_BASEMAP_URL replaces them with a detailed base map
+// (raster XYZ template, a style JSON or a PMTiles archive). Colours: demine.domain.palette.
 "use strict";
 
 (function () {
@@ -8,6 +9,8 @@
   const basemap = JSON.parse(el.dataset.basemap || "null");
   const statusColours = JSON.parse(el.dataset.statusColours);
   const methodColours = JSON.parse(el.dataset.methodColours);
+  const palette = JSON.parse(el.dataset.palette);
+  const naturalEarth = JSON.parse(el.dataset.naturalEarth || "null");
   const orgCodes = JSON.parse(el.dataset.organisations);
   const orgIds = JSON.parse(el.dataset.organisationIds);
   const statusEl = document.getElementById("map-status");
@@ -33,8 +36,32 @@
   const style = {
     version: 8,
     sources: {},
-    layers: [{ id: "background", type: "background", paint: { "background-color": "#f3f1ea" } }],
+    layers: [
+      {
+        id: "background", type: "background",
+        // Sea under Natural Earth's land; the plain land colour under a configured base map.
+        paint: { "background-color": naturalEarth ? palette.base.water : palette.base.land },
+      },
+    ],
   };
+  if (naturalEarth && window.topojson) {
+    const empty = { type: "FeatureCollection", features: [] };
+    ["ne-land", "ne-coastline", "ne-borders"].forEach((id) => (style.sources[id] = { type: "geojson", data: empty }));
+    style.layers.push(
+      { id: "ne-land", type: "fill", source: "ne-land", paint: { "fill-color": palette.base.land } },
+      {
+        id: "ne-coastline", type: "line", source: "ne-coastline",
+        paint: { "line-color": palette.base.coastline, "line-width": ["interpolate", ["linear"], ["zoom"], 2, 0.6, 8, 1.4] },
+      },
+      {
+        id: "ne-borders", type: "line", source: "ne-borders",
+        paint: {
+          "line-color": palette.base.border, "line-dasharray": [4, 2],
+          "line-width": ["interpolate", ["linear"], ["zoom"], 2, 0.6, 8, 1.6],
+        },
+      }
+    );
+  }
   if (basemap && basemap.kind === "raster") {
     style.sources.basemap = { type: "raster", tiles: [basemap.url], tileSize: 256 };
     style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
@@ -62,6 +89,21 @@
   if (basemap) {
     const credit = basemap.attribution ? { customAttribution: basemap.attribution } : {};
     map.addControl(new maplibregl.AttributionControl(Object.assign({ compact: true }, credit)), "bottom-right");
+  } else if (naturalEarth) {
+    map.addControl(new maplibregl.AttributionControl({ compact: true, customAttribution: "Natural Earth" }), "bottom-right");
+  }
+
+  // Natural Earth ships as TopoJSON (one file, shared arcs): land is its merged outline, the
+  // coastline the arcs of one country only, a border the arcs two countries share.
+  async function loadNaturalEarth() {
+    const res = await fetch(naturalEarth);
+    if (!res.ok) throw new Error("Natural Earth base map: HTTP " + res.status);
+    const world = await res.json();
+    const countries = world.objects.countries;
+    map.getSource("ne-land").setData(topojson.feature(world, world.objects.land));
+    map.getSource("ne-coastline").setData(topojson.mesh(world, countries, (a, b) => a === b));
+    map.getSource("ne-borders").setData(topojson.mesh(world, countries, (a, b) => a !== b));
+    el.dataset.naturalEarthLoaded = "true";
   }
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   map.keyboard.enable();
@@ -71,7 +113,7 @@
     ["hazards", "release_products", "finds", "accidents"].forEach((name) => map.addSource(name, tiles(name)));
     map.addLayer({
       id: "admin-line", type: "line", source: "admin",
-      paint: { "line-color": "#5b5b5b", "line-width": ["match", ["get", "level"], 1, 2, 0.8], "line-opacity": 0.8 },
+      paint: { "line-color": palette.base.admin, "line-width": ["match", ["get", "level"], 1, 2, 0.8], "line-opacity": 0.8 },
     });
     map.addLayer({
       id: "release-fill", type: "fill", source: "release_products", "source-layer": "release_products",
@@ -103,11 +145,11 @@
     });
     map.addLayer({
       id: "finds", type: "circle", source: "finds", "source-layer": "finds",
-      paint: { "circle-color": "#6b2fa3", "circle-radius": 3.5, "circle-stroke-color": "#fff", "circle-stroke-width": 0.8 },
+      paint: { "circle-color": palette.find, "circle-radius": ["interpolate", ["linear"], ["zoom"], 7, 1.8, 12, 3.5], "circle-stroke-color": palette.find_ring, "circle-stroke-width": 0.8 },
     });
     map.addLayer({
       id: "accidents", type: "circle", source: "accidents", "source-layer": "accidents",
-      paint: { "circle-color": "#111", "circle-radius": 6, "circle-stroke-color": "#ffd400", "circle-stroke-width": 2 },
+      paint: { "circle-color": palette.accident, "circle-radius": 6, "circle-stroke-color": palette.accident_ring, "circle-stroke-width": 2 },
     });
   }
 
@@ -213,6 +255,11 @@
 
   map.on("load", async () => {
     addLayers();
+    if (map.getSource("ne-land")) {
+      loadNaturalEarth().catch((err) => {
+        statusEl.textContent = String(err);
+      });
+    }
     form.addEventListener("change", () => applyFilters(true));
     form.addEventListener("reset", () => setTimeout(() => applyFilters(true), 0));
     document.querySelectorAll("[data-layer]").forEach((box) =>
@@ -232,8 +279,10 @@
     });
     map.on("moveend", () => {
       const c = map.getCenter();
-      document.getElementById("new-hazard").href =
-        "/submit/hazard?center=" + c.lng.toFixed(5) + "," + c.lat.toFixed(5) + "&zoom=" + map.getZoom().toFixed(1);
+      const link = document.getElementById("new-hazard"); // only for roles that enter records
+      if (link) {
+        link.href = "/submit/hazard?center=" + c.lng.toFixed(5) + "," + c.lat.toFixed(5) + "&zoom=" + map.getZoom().toFixed(1);
+      }
       if (matched) report();
     });
     await applyFilters(true);
