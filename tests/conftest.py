@@ -12,6 +12,10 @@ writable copy of a template (a file copy, or ``CREATE DATABASE ... TEMPLATE``), 
 needs a fresh register pays neither a migration nor a rebuild.
 
 Tests about the GeoPackage file itself are marked ``sqlite_only`` and are skipped on PostgreSQL.
+Tests that use no database of the selected backend (pure computation, files, a CLI without
+``--db``) are marked ``store_free``: they would do the same work on both passes, so they run
+once, on the SQLite pass (deselected on PostgreSQL). A ``store_free`` test that asks for the
+``store`` fixture is an error.
 """
 
 from __future__ import annotations
@@ -64,8 +68,21 @@ def pytest_collection_modifyitems(config, items):
     ]
     if timed:
         raise pytest.UsageError(f"hypothesis tests with a deadline (timing belongs in benchmarks/): {timed}")
+    # Checked on both passes, so that a wrong mark fails on SQLite before it hides a test on PostgreSQL.
+    wrong = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("store_free") and "store" in getattr(item, "fixturenames", ())
+    ]
+    if wrong:
+        raise pytest.UsageError(f"marked store_free but use a database of the selected backend: {wrong}")
     if not ON_POSTGRES:
         return
+    # Deselected rather than skipped: hundreds of skip lines would bury the pass's real report.
+    free = [item for item in items if item.get_closest_marker("store_free")]
+    if free:
+        config.hook.pytest_deselected(items=free)
+        items[:] = [item for item in items if not item.get_closest_marker("store_free")]
     skip = pytest.mark.skip(reason="about the GeoPackage file: SQLite only")
     for item in items:
         if item.get_closest_marker("sqlite_only"):

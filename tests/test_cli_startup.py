@@ -18,6 +18,10 @@ import typer.main
 
 from demine.cli.app import COMMANDS, app, load_command, package_version
 
+# No database of the selected backend (one test makes a GeoPackage file of its own for `forms
+# build`, the same on both passes): it runs once, on the SQLite pass.
+pytestmark = pytest.mark.store_free
+
 HEAVY = ("matplotlib", "highspy", "pyxform", "weasyprint", "scipy", "openpyxl", "pyogrio", "alembic")
 
 PROBE = """

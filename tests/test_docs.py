@@ -66,6 +66,11 @@ def test_readme_examples_run_as_written(demo, tmp_path):
     assert {s for s, _ in lines} >= NOT_HERE, "the README's sections moved: update this test"
     todo = [line for s, line in lines if s not in NOT_HERE and not line.startswith("demine serve")]
     assert todo, "no README example left to run"
+    if demo.backend != "sqlite":
+        # Only demo.gpkg stands for the suite's store: the other examples use no database or
+        # make a GeoPackage file of their own, which the SQLite pass has run.
+        todo = [line for line in todo if "demo.gpkg" in shlex.split(line)]
+        assert todo, "no README example on the register left to run"
     if demo.backend == "sqlite":
         shutil.copy(demo.path, tmp_path / "demo.gpkg")
     for name in ("examples", "data"):

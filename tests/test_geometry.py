@@ -18,6 +18,9 @@ from demine.geometry.area import geodesic_area, geodesic_areas
 from demine.geometry.polygons import as_multipolygon, point_problems, polygon_problems
 from demine.geometry.reading import read_geometry
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 GEOD = Geod(ellps="WGS84")
 
 

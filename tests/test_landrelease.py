@@ -31,7 +31,7 @@ def _entered(geom):
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
+def template(tmp_path_factory, store):  # store: on the suite's backend, whatever ran first
     path = tmp_path_factory.mktemp("lr") / "template.gpkg"
     path = backend_support.new(path)
     engine = open_database(path, create=True)

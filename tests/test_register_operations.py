@@ -36,7 +36,7 @@ TODAY = date(2026, 6, 30)
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(tmp_path, store):  # store: on the suite's backend, whatever ran first
     engine = open_database(backend_support.new(tmp_path / "ops.gpkg"), create=True)
     with engine.begin() as conn:
         add_organisations(

@@ -10,6 +10,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "docs" / "sources.md"
 PACKAGE = ROOT / "src" / "demine"

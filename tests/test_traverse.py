@@ -29,6 +29,9 @@ from demine.geometry.traverse import (
     traverse_from_csv,
 )
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 GEOD = Geod(ellps="WGS84")
 DEMINE = [sys.executable, "-m", "demine"]
 HEADER = "point,type,bearing,unit,north,distance_m,x,y"
@@ -305,16 +308,16 @@ def test_cli_json_and_geojson_out(tmp_path):
     assert human.returncode == 0 and "misclosure" in human.stdout and '"Polygon"' in human.stdout
 
 
-def test_cli_errors_exit_2_without_traceback(tmp_path):
+def test_cli_errors_exit_without_traceback(tmp_path):
     sheet = tmp_path / "bad.csv"
     sheet.write_text(f"{HEADER}\nBM,benchmark,,,,,31.2,48\nTP1,turning,0,deg,magnetic,10,,\n")
     proc = run("traverse", str(sheet))
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "bad.csv line 3 (TP1)" in proc.stderr and "declination" in proc.stderr
     proc = run("traverse", str(tmp_path / "missing.csv"))
-    assert proc.returncode == 2 and "cannot read" in proc.stderr
+    assert proc.returncode == 3 and "cannot read" in proc.stderr
     proc = run("traverse", str(sheet), "--declination", "east")
-    assert proc.returncode == 2 and "--declination" in proc.stderr
+    assert proc.returncode == 3 and "--declination" in proc.stderr
 
 
 def test_declination_parsing():

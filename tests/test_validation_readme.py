@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from demine.planning.validation_report import README_BEGIN, README_END
+
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ROOT / "docs" / "forecast-validation.json"

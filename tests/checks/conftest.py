@@ -300,8 +300,10 @@ def build_planted(path) -> SimpleNamespace:
 
 
 @pytest.fixture(scope="session")
-def planted_template(tmp_path_factory):
-    """The planted register, built once per session (per xdist worker); copy it to write."""
+def planted_template(tmp_path_factory, store):
+    """The planted register, built once per session (per xdist worker); copy it to write.
+
+    ``store`` puts it on the suite's backend whichever test this worker happened to run first."""
     return build_planted(tmp_path_factory.mktemp("planted") / "planted.gpkg")
 
 

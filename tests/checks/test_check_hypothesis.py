@@ -12,6 +12,7 @@ import math
 import struct
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
@@ -22,6 +23,9 @@ from demine.checks.rules import RULES
 from demine.checks.run import check_layers
 from demine.geometry.area import geodesic_area
 from demine.storage import gpkg_blob
+
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
 
 Ring = list[tuple[float, float]]
 

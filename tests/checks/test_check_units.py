@@ -17,6 +17,9 @@ from demine.checks.rules import RULES, SEVERITIES
 from demine.checks.run import check_layers
 from demine.storage import gpkg_blob
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 GEOD = Geod(ellps="WGS84")
 HEADER = struct.pack("<2sBBi", b"GP", 0, 0b001, 4326)
 

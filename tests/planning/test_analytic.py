@@ -17,6 +17,9 @@ from demine.planning import (
 )
 from demine.planning.timeline import DAYS_PER_MONTH, DAYS_PER_YEAR
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 START = date(2026, 1, 1)
 FAST = {"nts": 1e9, "ts": 1e9}  # survey capacity so large it never binds
 

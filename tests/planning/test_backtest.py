@@ -25,6 +25,9 @@ from demine.planning.parameters import TEAM_TYPES
 from demine.planning.programme_file import Programme, ProgrammeError, load_programme, programme_from_dict
 from demine.planning.timeline import DAYS_PER_YEAR, Timeline
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 START = date(2015, 1, 1)
 SHA, CHA = 300e6, 100e6

@@ -16,6 +16,9 @@ from demine.planning import (
     forecast,
 )
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 
 def test_empty_history_returns_priors_unchanged():
     priors = default_parameters()

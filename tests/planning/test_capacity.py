@@ -11,6 +11,9 @@ from demine.planning import TEAM_TYPES, Budget, CapacityPlan, Season, TeamChange
 from demine.planning.reference import _LiteralCapacity
 from demine.planning.timeline import Timeline
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 START = date(2025, 5, 10)
 
 

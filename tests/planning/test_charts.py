@@ -10,6 +10,9 @@ from matplotlib import image
 from demine.planning import CapacityPlan, Scenario, TeamChange, compare, default_parameters, single_region
 from demine.planning.charts import burn_down_chart
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

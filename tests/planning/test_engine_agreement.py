@@ -21,6 +21,9 @@ from demine.planning import (
 from demine.planning.distributions import Normal
 from demine.planning.parameters import Volatility
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 START = date(2025, 3, 15)
 
 

@@ -52,6 +52,7 @@ def steady_rows(years: int, stock_km2: float, cancelled: float, reduced: float, 
     return "".join(rows)
 
 
+@pytest.mark.store_free
 def test_clearance_only_programme_file():
     # 50 km² left, exactly 5 km² cleared in each of the last five years, nothing cancelled or
     # reduced: ten years.
@@ -66,6 +67,7 @@ def test_clearance_only_programme_file():
     assert prepared.parameters.funnel[0].cancelled < 0.05
 
 
+@pytest.mark.store_free
 def test_survey_led_programme_with_fixed_shares():
     # 60 km² of SHA; each year 3 cancelled, 1.2 reduced, 1.8 cleared, for six years: ten years.
     prepared = parse_programme(steady_rows(6, 60, 3, 1.2, 1.8)).prepare()
@@ -74,6 +76,7 @@ def test_survey_led_programme_with_fixed_shares():
     assert_known(prepared.forecast(TRIALS, 0), 10.0)
 
 
+@pytest.mark.store_free
 def test_constant_discovery_rate_with_the_default_discovery_horizon():
     # 50 km² left; 6 km² cleared and 1 km² found every year for five years. Discoveries go on,
     # by default, as long again as the figures go back (five years): 5 years at a net 5 km², then
@@ -84,6 +87,7 @@ def test_constant_discovery_rate_with_the_default_discovery_horizon():
     assert_known(prepared.forecast(TRIALS, 0), 5 + 25 / 6)
 
 
+@pytest.mark.store_free
 def test_scenario_more_clearance_teams_saves_the_arithmetic_years():
     # Twice the clearance teams from the start halve the ten years, on the same random draws.
     text = "discovery_years = 0\n[teams]\nmanual = 50\n" + steady_rows(5, 50, 0, 0, 5)

@@ -14,6 +14,9 @@ from demine.planning.pooled import PooledPriors, fit_pooled, load_pooled
 from demine.planning.programme_file import YEAR_AREAS
 from demine.planning.validation import load_corpus
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "national-series"
 # The countries the corpus may hold (issue 14); the others are kept aside for an independent check.
 ALLOWED = {

@@ -16,6 +16,9 @@ from demine.planning.programme_file import (
     parse_programme,
 )
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DOC = programme_file.__doc__.split("Format")[1].split("::", 1)[1].split("\n\n**Start.**")[0]
 DOC = "\n".join(line[4:] for line in DOC.splitlines())

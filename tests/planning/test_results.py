@@ -4,6 +4,7 @@ import json
 from datetime import date
 
 import numpy as np
+import pytest
 
 from demine.planning import (
     CapacityPlan,
@@ -12,6 +13,9 @@ from demine.planning import (
     default_parameters,
     forecast,
 )
+
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
 
 START = date(2025, 1, 1)
 

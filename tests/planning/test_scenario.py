@@ -20,6 +20,9 @@ from demine.planning import (
     scenario_from_dict,
 )
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 EXAMPLE = scenario.__doc__.split("Format")[1].split("::", 1)[1]
 EXAMPLE = "\n".join(line[4:] for line in EXAMPLE.splitlines())
 

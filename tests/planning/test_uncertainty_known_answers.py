@@ -82,6 +82,7 @@ def assert_lognormal(x: np.ndarray, median: float, sigma: float, what: str) -> N
 # --- the distributions, through their own sampling ------------------------------------------------
 
 
+@pytest.mark.store_free
 @pytest.mark.parametrize(("median", "sigma"), [(200.0, 0.5408656188293053), (0.01, 0.857), (5.0, 0.1)])
 def test_lognormal_samples_have_the_closed_form_quantiles_and_moments(median, sigma):
     n = 200_000
@@ -96,6 +97,7 @@ def test_lognormal_samples_have_the_closed_form_quantiles_and_moments(median, si
     assert float(x.var(ddof=1)) == pytest.approx(var, abs=SE * math.sqrt(max(m4 - var**2, 0.0) / n))
 
 
+@pytest.mark.store_free
 def test_lognormal_from_a_sourced_range_reproduces_the_range():
     # "25 m²/deminer-day, 10th–90th percentile read as 12.5–50": the parameters give that range
     # back, and samples fall below each end one time in ten.
@@ -110,6 +112,7 @@ def test_lognormal_from_a_sourced_range_reproduces_the_range():
     assert (r.quantile(0.1), r.quantile(0.9)) == pytest.approx((400.0, 1500.0))
 
 
+@pytest.mark.store_free
 def test_fixed_samples_are_the_value_and_use_no_random_numbers():
     rng = np.random.default_rng(1)
     assert np.array_equal(Fixed(3.5).sample(rng, 4), [3.5] * 4)
@@ -117,6 +120,7 @@ def test_fixed_samples_are_the_value_and_use_no_random_numbers():
     assert rng.standard_normal() == np.random.default_rng(1).standard_normal()
 
 
+@pytest.mark.store_free
 def test_normal_samples_have_their_mean_and_sd():
     n = 100_000
     x = Normal(-0.2, 0.35).sample(np.random.default_rng(5), n)
@@ -157,6 +161,7 @@ def assert_dirichlet(shares: np.ndarray, mean: tuple[float, float, float], kappa
         assert got == pytest.approx(rho, abs=SE * (1 - rho**2) / math.sqrt(n)), (what, i, j)
 
 
+@pytest.mark.store_free
 @pytest.mark.parametrize(
     ("mean", "kappa"),
     [((0.40, 0.22, 0.38), 30.0), ((0.05, 0.25, 0.70), 20.0), ((0.5, 0.0, 0.5), 8.0)],
@@ -166,11 +171,13 @@ def test_funnel_samples_are_the_dirichlet(mean, kappa):
     assert_dirichlet(shares, mean, kappa, "Funnel.sample")
 
 
+@pytest.mark.store_free
 def test_funnel_without_concentration_is_fixed():
     shares = Funnel(0.4, 0.22, 0.38).sample(np.random.default_rng(0), 10)
     assert np.array_equal(shares, np.tile([0.4, 0.22, 0.38], (10, 1)))
 
 
+@pytest.mark.store_free
 def test_fixed_funnel_of_whole_numbers_runs_like_floats():
     # Funnel(0, 0, 1) once came back as integers and the engine's in-place division failed.
     assert Funnel(0, 0, 1).sample(np.random.default_rng(0), 2).dtype == np.float64
@@ -210,6 +217,7 @@ def default_draws():
     return draw_trials(default_parameters(), 4000, 2024, stock), stock
 
 
+@pytest.mark.store_free
 def test_engine_draws_productivity_with_the_sourced_spread(default_draws):
     draws, _ = default_draws
     from demine.planning import TEAM_TYPES
@@ -220,6 +228,7 @@ def test_engine_draws_productivity_with_the_sourced_spread(default_draws):
         assert_lognormal(draws.productivity[:, k], median, sigma, f"productivity.{team_type}")
 
 
+@pytest.mark.store_free
 def test_engine_draws_new_contamination_and_depletion_with_the_sourced_spread(default_draws):
     draws, stock = default_draws
     # New contamination: 1 %/yr of the stock, 90th percentile 3 %.
@@ -235,12 +244,14 @@ def test_engine_draws_new_contamination_and_depletion_with_the_sourced_spread(de
     assert draws.depletion.max() <= 3.0
 
 
+@pytest.mark.store_free
 def test_engine_draws_the_funnel_as_the_default_dirichlet(default_draws):
     draws, _ = default_draws
     assert_dirichlet(draws.funnel[:, 0], (0.40, 0.22, 0.38), 30.0, "SHA funnel")
     assert_dirichlet(draws.funnel[:, 1], (0.05, 0.25, 0.70), 20.0, "CHA funnel")
 
 
+@pytest.mark.store_free
 def test_engine_draws_year_factors_with_their_spreads():
     v = Volatility(
         level_sigma=0.3,
@@ -307,6 +318,7 @@ def completion_quantiles(result, probs=QUANTILES) -> list[float]:
     return [float(np.quantile(days + 1, p, method="inverted_cdf")) for p in probs]
 
 
+@pytest.mark.store_free
 @pytest.mark.parametrize("level", [False, True], ids=["productivity", "productivity-and-output-level"])
 def test_one_hazard_one_team_lognormal_completion(level):
     # One manual team (median 200 m²/team-day, 90th percentile 400) working the default 220
@@ -338,6 +350,7 @@ def test_one_hazard_one_team_lognormal_completion(level):
     assert (result.completion.p10, result.completion.p50, result.completion.p90) == (p10, p50, p90)
 
 
+@pytest.mark.store_free
 def test_one_hazard_cleared_share_from_the_dirichlet_funnel():
     # Fixed productivity; the funnel's cleared share k ~ Beta(κ·0.38, κ·0.62) (κ = 30, the SHA
     # prior) decides the clearance work, A·k: completion quantiles are A/rate × Beta quantiles.
@@ -360,6 +373,7 @@ def test_one_hazard_cleared_share_from_the_dirichlet_funnel():
     assert_dirichlet(released, (0.40, 0.22, 0.38), 30.0, "released by method")
 
 
+@pytest.mark.store_free
 @pytest.mark.parametrize(("which", "mean"), [("effort", 1.0), ("share", 0.6)])
 def test_one_hazard_per_hazard_spread_is_uniform(which, mean):
     # Fixed productivity and shares; a single hazard's effort (or its cancelled share, 0.4 ±
@@ -394,6 +408,7 @@ def outcomes_with_stage_days(rows: list[list[float]]) -> TrialOutcomes:
     return out
 
 
+@pytest.mark.store_free
 def test_binding_stage_is_the_one_that_finishes_last():
     # Per trial (NTS, TS, clearance) completion days; the binding stage is the latest, and a
     # stage that never finishes (inf) binds.
@@ -415,6 +430,7 @@ def test_binding_stage_is_the_one_that_finishes_last():
     assert b["stage_p50_years"]["clearance"] == pytest.approx(30 / DAYS_PER_YEAR)
 
 
+@pytest.mark.store_free
 def test_binding_stage_with_no_survey_capacity_is_survey():
     # Deterministic: clearance takes 100 days; TS has no team at all and never finishes.
     params = deterministic_parameters({"manual": 100.0, "nts": 1e9}, funnel=(0.0, 0.5, 0.5))
@@ -428,6 +444,7 @@ def test_binding_stage_with_no_survey_capacity_is_survey():
     )
 
 
+@pytest.mark.store_free
 def test_binding_stage_share_between_two_lognormal_stages():
     # One hazard, all land through TS and then cleared: TS work A with one TS team (median 3,000
     # m²/team-day), clearance work A with ten manual teams (10 × 200 = 2,000 m²/day): clearance

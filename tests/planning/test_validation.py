@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,9 @@ from demine.planning import validation
 from demine.planning.programme_file import programme_from_dict
 from demine.planning.validation import checkpoints, validate
 from demine.planning.validation_report import write_report
+
+# Nothing here opens a database: it runs once, on the SQLite pass.
+pytestmark = pytest.mark.store_free
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "forecast-validation.md"
@@ -58,6 +62,24 @@ def corpus():
     ]
 
 
+@pytest.fixture(scope="module")
+def validated(corpus):
+    """The corpus validated once (100 trials, seed 1), for every test that reads that run, with
+    the countries each fit of the pooled priors was given (in the order of the fits)."""
+    fits: list[tuple[str, ...]] = []
+    real = pooled_module.fit_pooled
+
+    def spy(programmes, base=None):
+        fitted = real(programmes, base)
+        fits.append(fitted.countries)
+        return fitted
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation, "fit_pooled", spy)
+        result = validate(corpus, trials=100, seed=1)
+    return SimpleNamespace(result=result, fits=fits)
+
+
 def test_checkpoints_need_two_later_figures_and_stop_at_a_break():
     p = series("AAA", 100e6, 5e6, years=6)
     at = [y for y, _ in checkpoints(p)]
@@ -80,21 +102,12 @@ def test_checkpoints_need_two_later_figures_and_stop_at_a_break():
     assert 2011 not in later  # after 2011 the series breaks
 
 
-def test_each_country_is_forecast_with_priors_fitted_without_it(corpus, monkeypatch):
-    seen: list[tuple[str, ...]] = []
-    real = pooled_module.fit_pooled
-
-    def spy(programmes, base=None):
-        fitted = real(programmes, base)
-        seen.append(fitted.countries)
-        return fitted
-
-    monkeypatch.setattr(validation, "fit_pooled", spy)
-    result = validate(corpus, trials=100, seed=1)
+def test_each_country_is_forecast_with_priors_fitted_without_it(corpus, validated):
+    seen = validated.fits
     everyone = tuple(sorted(p.country for p in corpus))
     assert seen[0] == everyone  # the priors every forecast then uses
     assert [tuple(sorted(set(everyone) - set(s))) for s in seen[1:]] == [(c,) for c in everyone]
-    assert result.pooled.countries == everyone
+    assert validated.result.pooled.countries == everyone
 
 
 def test_steady_series_are_covered_and_beat_the_naive_line(corpus):
@@ -110,8 +123,8 @@ def test_steady_series_are_covered_and_beat_the_naive_line(corpus):
     assert model <= 2 * naive + 0.02
 
 
-def test_report_writes_page_plot_and_figures(corpus, tmp_path):
-    result = validate(corpus, trials=100, seed=1)
+def test_report_writes_page_plot_and_figures(corpus, validated, tmp_path):
+    result = validated.result
     written = write_report(result, corpus, tmp_path / "v.md")
     text = written["markdown"].read_text(encoding="utf-8")
     figures = json.loads(written["figures"].read_text(encoding="utf-8"))
@@ -151,10 +164,10 @@ def test_readme_shows_the_published_figures():
     assert block == summary_table(figures).strip()
 
 
-def test_validate_command_writes_the_page(tmp_path, corpus):
+def test_validate_command_writes_the_page(tmp_path, corpus, capsys):
     from typer.testing import CliRunner
 
-    from demine.cli.app import app
+    from demine.cli.app import app, main
 
     folder = tmp_path / "corpus"
     folder.mkdir()
@@ -180,10 +193,9 @@ def test_validate_command_writes_the_page(tmp_path, corpus):
     report = json.loads(run.output)
     assert report["countries"] == 5 and out.exists() and out.with_suffix(".png").exists()
     assert "pooled" not in report["written"]  # --no-fit leaves the package's priors alone
-    empty = CliRunner().invoke(
-        app, ["validate", "--corpus", str(tmp_path / "nothing"), "--out", str(out), "--no-fit"]
-    )
-    assert empty.exit_code == 2 and "no national series" in empty.output
+    with pytest.raises(SystemExit) as empty:  # through main, as `demine` runs it
+        main(["validate", "--corpus", str(tmp_path / "nothing"), "--out", str(out), "--no-fit"])
+    assert empty.value.code == 3 and "no national series" in capsys.readouterr().err
 
 
 def test_dates_beyond_what_python_holds_are_null():

@@ -7,6 +7,9 @@ import pytest
 from demine.domain.errors import ValidationError
 from demine.prioritisation import DEFAULT_FACTORS, default_weights, load_weights, weights_from_dict
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 
 def problems(data) -> list[str]:
     with pytest.raises(ValidationError) as info:

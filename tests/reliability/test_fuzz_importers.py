@@ -143,7 +143,7 @@ def _tally(name: str, outcome: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def register(tmp_path_factory):
+def register(tmp_path_factory, store):  # store: on the suite's backend, whatever ran first
     reg = Register(backend_support.new(tmp_path_factory.mktemp("fuzz-register") / "register.gpkg"))
     yield reg
     reg.engine.dispose()

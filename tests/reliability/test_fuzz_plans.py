@@ -32,7 +32,7 @@ from demine.planning.programme_file import parse_programme
 from demine.planning.scenario import parse_scenario
 
 # No database: nothing to gain from running it again on PostgreSQL.
-pytestmark = pytest.mark.sqlite_only
+pytestmark = pytest.mark.store_free
 
 EXAMPLES = env_int("DEMINE_FUZZ_EXAMPLES", 150)
 SETTINGS = settings(

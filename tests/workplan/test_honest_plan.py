@@ -18,6 +18,9 @@ from demine.workplan.instance import unlock_gain
 
 from .test_solvers import APRIL, LAT, LON, PAPER, always, hazard, team
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 # Each team sees only its single nearest task and each task its single nearest team: the
 # candidate model is far smaller than the whole problem.
 NARROW = PAPER.replace(

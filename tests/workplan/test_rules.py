@@ -16,6 +16,9 @@ from demine.workplan.outputs import write_gantt, write_workbook
 
 from .test_solvers import APRIL, LAT, LON, PAPER, always, hazard, team
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 
 def test_accreditation_expiring_mid_month_stops_work_that_month():
     # Valid until 15 May: April is wholly covered, May is not.

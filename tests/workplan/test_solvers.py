@@ -21,6 +21,9 @@ from demine.workplan import (
 )
 from demine.workplan.solution import finish_month, progress
 
+# Nothing here opens a database: it runs once, on the SQLite pass (tests/conftest.py).
+pytestmark = pytest.mark.store_free
+
 LON, LAT = 32.0, 47.5
 APRIL = date(2027, 4, 1)  # April has 30 days, May 31
 # One team-day per calendar day, and no travel: the arithmetic stays on paper.
