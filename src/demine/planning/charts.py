@@ -15,11 +15,12 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from demine.domain import palette
 from demine.planning.results import ForecastResult
 from demine.planning.timeline import DAYS_PER_YEAR
 
-BASELINE_COLOUR = "#1f5fa6"
-SCENARIO_COLOUR = "#c4541b"
+BASELINE_COLOUR = palette.BLUE
+SCENARIO_COLOUR = palette.VERMILLION
 NAIVE_COLOUR = "#555555"
 
 

@@ -35,16 +35,17 @@ from matplotlib.ticker import Formatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
+from demine.domain import palette
 from demine.prioritisation.spatial import local_projection
 
-# One colour per land release method, the same in every chart and the map.
-METHOD_COLOURS = {"cancelled": "#8fb8de", "reduced": "#f2b134", "cleared": "#2e8b57"}
+# One colour per land release method, the same in every chart, the web map and QGIS.
+METHOD_COLOURS = dict(palette.RELEASE_METHOD)
 # The methods as the tables head their columns.
 METHOD_LABELS = {"cancelled": "cancelled (NTS)", "reduced": "reduced (TS)", "cleared": "cleared"}
-ACCIDENT_COLOUR = "#c0392b"
+ACCIDENT_COLOUR = palette.VERMILLION  # an x on white paper: the map's black dot would vanish
 MAX_MAP_INCHES = 11.5  # the tallest map figure: an A4 page less its margins
 MAX_MAP_LABELS = 40  # more area names than this would cover the map: none are written
-BAR_COLOUR = "#1f5fa6"
+BAR_COLOUR = palette.BLUE
 OUTLINE = "#777777"
 
 

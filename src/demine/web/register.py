@@ -35,6 +35,7 @@ from demine.accounts.users import User
 from demine.api import records as api_records
 from demine.api.resources import RESOURCE_OF_TABLE, RESOURCES, Resource
 from demine.api.security import context
+from demine.domain import palette
 from demine.domain.errors import DemineError, NotFoundError
 from demine.export.layers import LAYERS, Layer
 from demine.export.write import _code_labels, export_layer
@@ -52,8 +53,8 @@ EXPORTS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "geojson": "application/geo+json",
 }
-STATUS_COLOURS = {"open": "#d7301f", "suspended": "#f39c12", "closed": "#2a9d5c", "handed_over": "#7f8c8d"}
-METHOD_COLOURS = {"cancelled": "#9ecae1", "reduced": "#6baed6", "cleared": "#2a9d5c"}
+STATUS_COLOURS = palette.HAZARD_STATUS  # the map's, dashboard's and reports' colours
+METHOD_COLOURS = palette.RELEASE_METHOD
 
 S = schema
 
@@ -872,6 +873,9 @@ def record_page(request: Request, info: PageSession, resource: str, number: str)
     except DemineError as exc:  # pragma: no cover - a store error: say it in the page
         return error_page(request, info, 500, str(exc))
     may_update = scope(user.role, resource, "update") is not None
+    from demine.web.review import may_edit
+
+    may_edit_here = may_edit(info, resource)
     coded = CODE_FIELDS.get(res.table.name, {})
     for item in history:
         before, after = item.get("before") or {}, item.get("after") or {}
@@ -916,6 +920,7 @@ def record_page(request: Request, info: PageSession, resource: str, number: str)
         fields=fields,
         history=history,
         may_update=may_update,
+        may_edit=may_edit_here,
         record_id=record_id,
         minimap=minimap,
         legend=legend,

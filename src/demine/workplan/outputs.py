@@ -24,10 +24,17 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from demine.domain import palette
 from demine.workplan.config import STAGES
 from demine.workplan.plan import Workplan
 
-STAGE_COLOURS = {"nts": "#4e79a7", "ts": "#f28e2b", "clearance": "#59a14f"}
+# Each stage in the colour of the release it makes (NTS cancels, TS reduces, clearance clears),
+# as on the map and in the reports.
+STAGE_COLOURS = {
+    "nts": palette.RELEASE_METHOD["cancelled"],
+    "ts": palette.RELEASE_METHOD["reduced"],
+    "clearance": palette.RELEASE_METHOD["cleared"],
+}
 STAGE_LABELS = {"nts": "Non-technical survey", "ts": "Technical survey", "clearance": "Clearance"}
 MAX_TEAM_ROWS = 40  # one row per team up to this many teams (7 pt labels on 0.3 inch rows)
 TOP_HAZARDS = 30  # the highest-priority hazards shown when the teams are grouped
@@ -160,6 +167,15 @@ def _label(ax: Axes, x: float, y: float, text: str, colour: str = "white") -> No
     ax.text(x, y, text, ha="center", va="center", fontsize=LABEL_PT, color=colour, clip_on=True)
 
 
+def _ink(fill: str) -> str:
+    """Black or white text, whichever reads on ``fill`` (WCAG relative luminance)."""
+    channels = [int(fill.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # The contrast with black, (L + 0.05) / 0.05, beats white's, 1.05 / (L + 0.05), above ~0.18.
+    return "black" if luminance > 0.18 else "white"
+
+
 def _team_rows(ax: Axes, data: GanttData, inches_per_month: float) -> None:
     """One row per team: each month's bar split between the hazards it works, by team-days,
     coloured by stage and labelled with the hazard where the label fits."""
@@ -178,7 +194,7 @@ def _team_rows(ax: Axes, data: GanttData, inches_per_month: float) -> None:
             width = min(r["team_days"] / days, 1.0)
             bars.append((index[team], x, width, r["stage"]))
             if _fits(r["hazard"], width, inches_per_month):
-                _label(ax, x + width / 2, index[team], r["hazard"])
+                _label(ax, x + width / 2, index[team], r["hazard"], _ink(STAGE_COLOURS[r["stage"]]))
             x += width
     _bars(ax, bars)
     ax.set_yticks(range(len(order)))
@@ -250,7 +266,12 @@ def _top_hazards(ax: Axes, data: GanttData, top: list[str], inches_per_month: fl
         who = sorted(teams[(hazard, t)])
         text = who[0] if len(who) == 1 else f"{len(who)} teams"
         if _fits(text, 1.0, inches_per_month):
-            _label(ax, t + 0.5, rank[hazard], text)
+            # The label sits mid-month, on whichever stage's bar covers the middle.
+            middle = next(
+                (s for row, x0, w, s in reversed(bars) if row == rank[hazard] and x0 <= t + 0.5 <= x0 + w),
+                STAGES[-1],
+            )
+            _label(ax, t + 0.5, rank[hazard], text, _ink(STAGE_COLOURS[middle]))
     _bars(ax, bars)
     for code in top:
         if not any((code, t) in days for t in range(len(data.months))):
