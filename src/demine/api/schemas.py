@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from demine.accounts.roles import ROLES
 from demine.workflow import payloads as p
+from demine.workflow.edits import EditPayload
 from demine.workflow.payloads import NO_NUL
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
@@ -122,13 +123,21 @@ class AccidentSubmission(_Submission):
     payload: p.AccidentPayload
 
 
+class EditSubmission(_Submission):
+    """A change to an existing record, approved like a new one (demine.workflow.edits)."""
+
+    kind: Literal["edit"]
+    payload: EditPayload
+
+
 SubmissionIn = Annotated[
     HazardSubmission
     | ActivitySubmission
     | ReleaseSubmission
     | ProgressReportSubmission
     | FindSubmission
-    | AccidentSubmission,
+    | AccidentSubmission
+    | EditSubmission,
     Field(discriminator="kind"),
 ]
 

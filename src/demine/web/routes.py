@@ -11,7 +11,7 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -66,7 +66,14 @@ def nav(info: TokenInfo) -> list[tuple[str, str]]:
         items.append(("/submit", "Enter data"))
     if submission_scope(role, "read"):
         items.append(("/review", "Review queue"))
+    if scope(role, "qa_visits", "create"):
+        items.append(("/qa", "QA visits"))
+    if scope(role, "teams", "read"):
+        items.append(("/teams", "Teams"))
+    items.append(("/reports", "Reports"))
     items.append(("/planner", "Planner"))
+    if role == "admin":
+        items.append(("/admin/users", "Users"))
     return items
 
 
@@ -385,6 +392,7 @@ def _revision(conn: Connection, info: TokenInfo, kind: str, submission_id: int) 
 
 
 REVIEW_STATUSES = ("submitted", "verified", "rejected", "approved")
+REVIEW_PAGE = 50
 
 
 @router.get("/review")
@@ -392,14 +400,23 @@ def review_page(
     request: Request,
     info: PageSession,
     status: Annotated[str | None, Query(max_length=20)] = None,
+    page: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    """Submissions waiting for this user, and their history."""
+    """Submissions waiting for this user, and their history, 50 a page."""
     user = info.user
     if submission_scope(user.role, "read") is None:
+        if scope(user.role, "qa_visits", "create"):
+            # A QA officer reviews the work on the ground, not the submissions: their queue.
+            return RedirectResponse("/qa?from=review", status_code=303)
         raise HTTPException(403, f"a {user.role} does not see submissions")
     chosen = status if status in REVIEW_STATUSES else None
+    number = int(page) if page and page.isascii() and page.isdigit() and len(page) < 10 else 1
     with context(request).reading() as conn:
-        items, total = workflow.list_submissions(conn, user, chosen, None, 200, 0)
+        total = workflow.list_submissions(conn, user, chosen, None, 1, 0)[1]
+        pages = max(1, -(-total // REVIEW_PAGE))
+        number = min(max(number, 1), pages)  # past the end: the last page
+        offset = (number - 1) * REVIEW_PAGE
+        items, total = workflow.list_submissions(conn, user, chosen, None, REVIEW_PAGE, offset)
     for item in items:
         item["actions"] = _actions(info, item)
         item["revisable"] = item["author_id"] == user.id and item["status"] in ("submitted", "rejected")
@@ -408,8 +425,23 @@ def review_page(
         item["record_url"] = (
             f"/records/{res.name}/{item['record_id']}" if res and item.get("record_id") else None
         )
+
+    def href(n: int) -> str:
+        return "/review?" + urlencode({k: v for k, v in (("status", chosen), ("page", n)) if v and v != 1})
+
     return render(
-        request, info, "review.html", items=items, total=total, status=chosen, statuses=REVIEW_STATUSES
+        request,
+        info,
+        "review.html",
+        items=items,
+        total=total,
+        status=chosen,
+        statuses=REVIEW_STATUSES,
+        page=number,
+        pages=pages,
+        first=offset + 1,
+        prev_href=href(number - 1) if number > 1 else None,
+        next_href=href(number + 1) if number < pages else None,
     )
 
 
@@ -430,6 +462,10 @@ def _actions(info: TokenInfo, item: dict[str, Any]) -> list[str]:
 
 def _payload_summary(item: dict[str, Any]) -> str:
     payload = item["payload"]
+    if item["kind"] == "edit":
+        from demine.web.review import _edit_summary
+
+        return _edit_summary(item)
     keys = ("code", "hazard", "team", "category", "hazard_type", "method", "activity_type", "area_m2")
     parts = [f"{k}: {payload[k]}" for k in keys if payload.get(k) not in (None, "", [])]
     for key in ("reported_on", "released_on", "report_date", "found_on", "start_date"):
@@ -445,7 +481,7 @@ def _payload_summary(item: dict[str, Any]) -> str:
 
 def install(app: FastAPI) -> None:
     """Add the pages, the static files and the planner to ``app``."""
-    from demine.web import errors, planner, register
+    from demine.web import admin, errors, planner, register, review
 
     errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -458,3 +494,5 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(planner.router)
     app.include_router(register.router)
+    app.include_router(review.router)
+    app.include_router(admin.router)

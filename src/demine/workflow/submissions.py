@@ -40,7 +40,7 @@ from demine.domain.personal import personal_columns
 from demine.storage import schema
 from demine.storage.audit import record_change, snapshot
 from demine.storage.types import utcnow
-from demine.workflow import kinds
+from demine.workflow import edits, kinds, places
 from demine.workflow.errors import Forbidden, InvalidChange, VersionConflict
 
 SUBMITTED, VERIFIED, APPROVED, REJECTED = "submitted", "verified", "approved", "rejected"
@@ -198,6 +198,14 @@ def scope_problems(conn: Connection, user: User, kind: str, model: Any) -> list[
 
 
 def _prepared(conn: Connection, user: User, kind_name: str, payload: Any, today: date | None) -> BaseModel:
+    if kind_name == edits.EDIT:
+        edit = edits.parse(payload)
+        if submission_scope(user.role, "submit") != ALL:
+            edits.require_scope(conn, edit, user)
+        problems = edits.check(conn, edit, today)
+        if problems:
+            raise ValidationError(problems)
+        return edit
     kind = kinds.get_kind(kind_name)
     if not kind.submittable:
         raise ValidationError(
@@ -213,6 +221,11 @@ def _prepared(conn: Connection, user: User, kind_name: str, payload: Any, today:
     if kind_name == "hazard" and model.organisation is None and user.organisation is not None:
         # A hazard an operator reports is attributed to the operator's organisation.
         model = model.model_copy(update={"organisation": user.organisation})
+    if kind_name == "hazard" and model.admin_pcode is None:
+        # Drawn on the map without a P-code: the admin area is where the polygon lies.
+        pcode = places.admin_area_of(conn, places.payload_geometry(model.geometry, model.crs))
+        if pcode is not None:
+            model = model.model_copy(update={"admin_pcode": pcode})
     problems = scope_problems(conn, user, kind_name, model) + kinds.check(conn, kind_name, model, today)
     if problems:
         raise ValidationError(problems)
@@ -328,7 +341,10 @@ def verify(
         )
     if current["author_id"] == user.id:
         raise Forbidden("a submission is verified by someone other than its author")
-    problems = kinds.check(conn, current["kind"], current["payload"], today)
+    if current["kind"] == edits.EDIT:
+        problems = edits.check(conn, edits.parse(current["payload"]), today)
+    else:
+        problems = kinds.check(conn, current["kind"], current["payload"], today)
     if problems:
         raise ValidationError(problems)
     return _transition(
@@ -352,21 +368,22 @@ def approve(
         )
     if current["author_id"] == user.id:
         raise Forbidden("a submission is approved by someone other than its author")
-    written = kinds.write(
-        conn,
-        current["kind"],
-        current["payload"],
-        actor=user.username,
-        today=today,
-        reason=f"approved submission {submission_id} by {current['author']} "
-        f"(verified by {current['verifier']})",
-    )
+    reason = f"approved submission {submission_id} by {current['author']} (verified by {current['verifier']})"
+    if current["kind"] == edits.EDIT:
+        edit = edits.parse(current["payload"])
+        edits.apply(conn, edit, user.username, reason, today)
+        table, record_id = edit.table, edit.record_id
+    else:
+        written = kinds.write(
+            conn, current["kind"], current["payload"], actor=user.username, today=today, reason=reason
+        )
+        table, record_id = written.table, written.ids[0] if written.ids else None
     values = {
         "status": APPROVED,
         "approver_id": user.id,
         "decided_at": utcnow(),
-        "record_table": written.table,
-        "record_id": written.ids[0] if written.ids else None,
+        "record_table": table,
+        "record_id": record_id,
     }
     return _transition(conn, user, current, expected_version, values)
 

@@ -1,0 +1,568 @@
+"""Pages for running the programme: teams and accreditations, organisations, official reports,
+quality assurance visits, and user management for admins.
+
+Every page reads through the library the command line and the REST API use: the team list and
+accreditation flags of :mod:`demine.register.roster`, the team status of
+:func:`demine.register.organisations.team_accreditation_status`, the reports of
+:mod:`demine.reports.official`, the users and tokens of :mod:`demine.accounts`. What a role may
+see is :mod:`demine.accounts.roles`' table, as in the API: an operator sees their own
+organisation's teams and reports, only an admin manages users. Forms post the session's CSRF
+token (:func:`demine.web.session.check_form_csrf`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from demine.accounts import tokens as tokens_lib
+from demine.accounts import users as users_lib
+from demine.accounts.ratelimit import normalise_username
+from demine.accounts.roles import ADMIN, ORG, ORGANISATION_ROLES, ROLES, scope
+from demine.accounts.tokens import TokenInfo
+from demine.api.resources import RESOURCES
+from demine.api.security import context
+from demine.domain.errors import DemineError, NotFoundError, ValidationError
+from demine.export.write import _code_labels
+from demine.register import roster
+from demine.register.organisations import team_accreditation_status
+from demine.reports.catalogue import FORMATS, KINDS, TITLES
+from demine.reports.period import HELP as PERIOD_HELP
+from demine.reports.period import parse_period
+from demine.storage import schema as S
+from demine.web.register import code_label, error_page, fmt_date
+from demine.web.session import PageSession, check_form_csrf
+
+router = APIRouter(include_in_schema=False)
+REPORT_TYPES = {
+    "pdf": "application/pdf",
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+TEAM_STATUS = {
+    "valid": "Valid",
+    "expiring": "Expiring",
+    "expired": "Expired",
+    "none": "Not accredited",
+}
+FLAG_TEXT = {
+    "valid": "valid",
+    "expiring": "expiring",
+    "expired": "expired",
+    "not_yet_valid": "not yet valid",
+}
+
+
+def _render(request: Request, info: TokenInfo, name: str, status: int = 200, **data: Any) -> HTMLResponse:
+    from demine.web.routes import render
+
+    page = render(request, info, name, **data)
+    page.status_code = status
+    return page
+
+
+def _problems(exc: DemineError) -> list[str]:
+    """A refusal as sentences for the page (each problem with its field)."""
+    if isinstance(exc, ValidationError):
+        return [f"{p.field}: {p.message}" if p.field else p.message for p in exc.problems]
+    return [str(exc)]
+
+
+# ---------------------------------------------------------------------------------------------
+# teams and accreditations
+
+
+@router.get("/teams")
+def teams_page(
+    request: Request, info: PageSession, org: Annotated[str | None, Query(max_length=100)] = None
+) -> Response:
+    """Teams with organisation, type, base and accreditation status, expiries flagged."""
+    user = info.user
+    found = scope(user.role, "teams", "read")
+    if found is None:
+        return error_page(request, info, 403, f"A {user.role.replace('_', ' ')} does not see teams.")
+    # An operator's list is their organisation's, whatever the address asks for.
+    organisation = user.organisation if found == ORG else ((org or "").strip() or None)
+    today = date.today()
+    with context(request).reading() as conn:
+        try:
+            teams = roster.list_teams(conn, today, organisation)
+            accreditations = (
+                roster.list_accreditations(conn, today, organisation=organisation)
+                if scope(user.role, "accreditations", "read")
+                else []
+            )
+        except NotFoundError:
+            return error_page(request, info, 404, f"There is no organisation {org!r}.")
+        status = team_accreditation_status(conn, today)
+        ids = dict(conn.execute(select(S.team.c.code, S.team.c.id)).all())
+        labels = _code_labels(conn)
+        orgs = [] if found == ORG else roster.list_organisations(conn)
+    by_team: dict[str, list[dict[str, Any]]] = {}
+    for acc in accreditations:
+        acc["activity"] = code_label(labels, "activity_type", acc["activity_type"])
+        acc["flag"] = FLAG_TEXT.get(acc["status"], acc["status"])
+        acc["issued"], acc["expires"] = fmt_date(acc["issued_on"]), fmt_date(acc["expires_on"])
+        by_team.setdefault(acc["team"], []).append(acc)
+    for team in teams:
+        team["id"] = ids[team["code"]]
+        team["status"] = status.get(team["id"], "none")
+        team["status_text"] = TEAM_STATUS.get(team["status"], team["status"])
+        team["type_label"] = code_label(labels, "team_type", team["team_type"])
+        team["accreditations"] = by_team.get(team["code"], [])
+    # An expired accreditation whose team holds a current one for the same activity was renewed:
+    # shown as history, not counted as a lapse.
+    current = {
+        (a["team"], a["activity_type"]) for a in accreditations if a["status"] in ("valid", "expiring")
+    }
+    for acc in accreditations:
+        acc["renewed"] = acc["status"] == "expired" and (acc["team"], acc["activity_type"]) in current
+    counts = {flag: sum(1 for a in accreditations if a["status"] == flag) for flag in FLAG_TEXT}
+    counts["lapsed"] = sum(1 for a in accreditations if a["status"] == "expired" and not a["renewed"])
+    team_counts = {key: sum(1 for t in teams if t["status"] == key) for key in TEAM_STATUS}
+    return _render(
+        request,
+        info,
+        "teams.html",
+        teams=teams,
+        counts=counts,
+        team_counts=team_counts,
+        team_status=TEAM_STATUS,
+        organisation=organisation,
+        org_scoped=found == ORG,
+        orgs=orgs,
+        today=fmt_date(today),
+        warn_days=roster.EXPIRING_DAYS,
+        horizon=fmt_date(today + timedelta(days=roster.EXPIRING_DAYS)),
+    )
+
+
+@router.get("/organisations")
+def organisations_page(request: Request, info: PageSession) -> Response:
+    """Every organisation, with its teams and people where this role may count them."""
+    user = info.user
+    with context(request).reading() as conn:
+        orgs = roster.list_organisations(conn)
+        labels = _code_labels(conn)
+    teams_scope = scope(user.role, "teams", "read")
+    people_scope = scope(user.role, "persons", "read")
+    for o in orgs:
+        own = o["code"] == user.organisation
+        o["type_label"] = code_label(labels, "organisation_type", o["organisation_type"])
+        # Another organisation's staff is not an operator's to count.
+        o["teams"] = o["teams"] if teams_scope == "all" or (teams_scope and own) else None
+        o["people"] = o["people"] if people_scope == "all" or (people_scope and own) else None
+    return _render(request, info, "organisations.html", orgs=orgs)
+
+
+# ---------------------------------------------------------------------------------------------
+# official reports
+
+
+def _report_choices(info: TokenInfo, conn: Any) -> list[tuple[str, str]]:
+    """The organisations a report may be limited to (an operator: only their own)."""
+    o = S.organisation
+    if scope(info.user.role, "activities", "read") == ORG:
+        return [(info.user.organisation or "", info.user.organisation or "")]
+    return [
+        (r.code, f"{r.code} – {r.name}") for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
+    ]
+
+
+def _reports_form(
+    request: Request, info: TokenInfo, status: int = 200, error: str | None = None, **chosen: Any
+) -> HTMLResponse:
+    with context(request).reading() as conn:
+        orgs = _report_choices(info, conn)
+    last_month = date.today().replace(day=1) - timedelta(days=1)
+    values = {"kind": "monthly", "period": f"{last_month:%Y-%m}", "format": "pdf", "organisation": ""} | {
+        k: v for k, v in chosen.items() if v is not None
+    }
+    return _render(
+        request,
+        info,
+        "reports.html",
+        status=status,
+        kinds=[(k, TITLES[k]) for k in KINDS],
+        formats=FORMATS,
+        orgs=orgs,
+        org_scoped=scope(info.user.role, "activities", "read") == ORG,
+        values=values,
+        error=error,
+        period_help=PERIOD_HELP,
+    )
+
+
+@router.get("/reports")
+def reports_page(request: Request, info: PageSession) -> Response:
+    """Choose a report, its period and format."""
+    return _reports_form(request, info)
+
+
+@router.get("/reports/download")
+def report_download(
+    request: Request,
+    info: PageSession,
+    kind: Annotated[str, Query(max_length=20)] = "monthly",
+    period: Annotated[str, Query(max_length=40)] = "",
+    format: Annotated[str, Query(max_length=10)] = "pdf",
+    organisation: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """The report as a file (what ``demine report KIND FILE --period P`` writes)."""
+    from demine.reports.official import build_report
+    from demine.reports.render import write_report
+
+    user = info.user
+    chosen = {"kind": kind, "period": period, "format": format, "organisation": organisation}
+    org = organisation.strip() or None
+    if scope(user.role, "activities", "read") == ORG:
+        org = user.organisation  # an operator reports on their own organisation's work only
+    if kind not in KINDS:
+        return _reports_form(request, info, 422, f"Choose a report: {', '.join(KINDS)}.", **chosen)
+    if format not in FORMATS:
+        return _reports_form(request, info, 422, f"Choose a format: {', '.join(FORMATS)}.", **chosen)
+    try:
+        chosen_period = parse_period(period)
+        with context(request).reading() as conn:
+            if (
+                org is not None
+                and conn.execute(select(S.organisation.c.id).where(S.organisation.c.code == org)).scalar()
+                is None
+            ):
+                raise DemineError(f"There is no organisation {org!r}.")
+            report = build_report(conn, kind, chosen_period, org)
+        with tempfile.TemporaryDirectory(prefix="demine-report-") as folder:
+            path = write_report(report, format, FilePath(folder) / f"report.{format}")
+            body = path.read_bytes()
+    except DemineError as exc:
+        message = str(exc).removeprefix("--period: ")
+        return _reports_form(request, info, 422, f"Period: {message}", **chosen)
+    name = f"{kind}-{chosen_period.slug.replace('..', '_')}{'-' + org if org else ''}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=REPORT_TYPES[format], headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# quality assurance
+
+
+@router.get("/qa")
+def qa_page(request: Request, info: PageSession) -> Response:
+    """QA visits, newest first, with their non-conformities (the QA officer's place)."""
+    user = info.user
+    res = RESOURCES["qa_visits"]
+    found = scope(user.role, res.name, "read")
+    if found is None:
+        return error_page(request, info, 403, f"A {user.role.replace('_', ' ')} does not see QA visits.")
+    v, n, o, a = S.qa_visit, S.qa_nonconformity, S.organisation, S.activity
+    inspecting = o.alias("inspecting")
+    ncs = select(n.c.visit_id, func.count().label("n")).group_by(n.c.visit_id).subquery()
+    query = (
+        select(
+            v.c.id,
+            v.c.visited_on,
+            v.c.visit_type,
+            v.c.result,
+            o.c.code.label("inspected"),
+            inspecting.c.code.label("inspecting"),
+            a.c.code.label("activity"),
+            v.c.activity_id,
+            func.coalesce(ncs.c.n, 0).label("nonconformities"),
+        )
+        .select_from(v)
+        .join(o, o.c.id == v.c.inspected_organisation_id)
+        .join(inspecting, inspecting.c.id == v.c.inspecting_organisation_id)
+        .outerjoin(a, a.c.id == v.c.activity_id)
+        .outerjoin(ncs, ncs.c.visit_id == v.c.id)
+    )
+    if found == ORG:
+        query = query.where(v.c.inspected_organisation_id == user.organisation_id)
+    with context(request).reading() as conn:
+        total = conn.execute(
+            select(func.count()).select_from(query.with_only_columns(v.c.id).subquery())
+        ).scalar_one()
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(query.order_by(v.c.visited_on.desc(), v.c.id.desc()).limit(200))
+        ]
+        labels = _code_labels(conn)
+    for row in rows:
+        row["date"] = fmt_date(row["visited_on"])
+        row["type_label"] = code_label(labels, "qa_visit_type", row["visit_type"])
+        row["result_label"] = code_label(labels, "qa_result", row["result"])
+    return _render(
+        request,
+        info,
+        "qa.html",
+        visits=rows,
+        total=total,
+        from_review=request.query_params.get("from") == "review",
+        may_record=scope(user.role, res.name, "create") is not None,
+    )
+
+
+@router.get("/eore")
+def eore_page(request: Request, info: PageSession) -> Response:
+    """Explosive ordnance risk education sessions, newest first, with how many attended."""
+    user = info.user
+    found = scope(user.role, "eore_sessions", "read")
+    if found is None:
+        return error_page(request, info, 403, f"A {user.role.replace('_', ' ')} does not see EORE sessions.")
+    e, p, o, ar = S.eore_session, S.eore_participant, S.organisation, S.admin_area
+    people = select(p.c.session_id, func.sum(p.c.count).label("n")).group_by(p.c.session_id).subquery()
+    query = (
+        select(
+            e.c.id,
+            e.c.held_on,
+            e.c.method,
+            o.c.code.label("organisation"),
+            e.c.admin_pcode,
+            ar.c.name.label("area"),
+            func.coalesce(people.c.n, 0).label("participants"),
+        )
+        .select_from(e)
+        .join(o, o.c.id == e.c.organisation_id)
+        .outerjoin(ar, ar.c.pcode == e.c.admin_pcode)
+        .outerjoin(people, people.c.session_id == e.c.id)
+    )
+    if found == ORG:
+        query = query.where(e.c.organisation_id == user.organisation_id)
+    with context(request).reading() as conn:
+        total = conn.execute(
+            select(func.count()).select_from(query.with_only_columns(e.c.id).subquery())
+        ).scalar_one()
+        counted = select(func.coalesce(func.sum(p.c.count), 0)).join(e, e.c.id == p.c.session_id)
+        if found == ORG:
+            counted = counted.where(e.c.organisation_id == user.organisation_id)
+        attended = conn.execute(counted).scalar_one()
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(query.order_by(e.c.held_on.desc(), e.c.id.desc()).limit(200))
+        ]
+        labels = _code_labels(conn)
+    for row in rows:
+        row["date"] = fmt_date(row["held_on"])
+        row["method_label"] = code_label(labels, "eore_method", row["method"])
+    return _render(request, info, "eore.html", sessions=rows, total=total, attended=attended)
+
+
+# ---------------------------------------------------------------------------------------------
+# user management (admins)
+
+
+def _admin_only(request: Request, info: TokenInfo) -> HTMLResponse | None:
+    if info.user.role == ADMIN:
+        return None
+    return error_page(request, info, 403, "Only an admin manages users.")
+
+
+def _users_page(
+    request: Request,
+    info: TokenInfo,
+    status: int = 200,
+    errors: list[str] | None = None,
+    issued: dict[str, Any] | None = None,
+    done: str | None = None,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    with context(request).reading() as conn:
+        users = users_lib.list_users(conn)
+        tokens = {u.id: tokens_lib.list_tokens(conn, u.id) for u in users}
+        orgs = list(conn.execute(select(S.organisation.c.code).order_by(S.organisation.c.code)).scalars())
+    for items in tokens.values():
+        for t in items:
+            t["expires"] = fmt_date(t["expires_at"])
+    return _render(
+        request,
+        info,
+        "admin_users.html",
+        status=status,
+        users=users,
+        tokens=tokens,
+        roles=ROLES,
+        org_roles=sorted(ORGANISATION_ROLES),
+        orgs=orgs,
+        errors=errors or [],
+        issued=issued,
+        done=done,
+        form=form or {},
+    )
+
+
+DONE = {
+    "added": "Added user {}.",
+    "changed": "Changed the role of {}; their sessions and tokens were revoked.",
+    "disabled": "Disabled {}: they can no longer log in, and their sessions and tokens are revoked.",
+    "enabled": "Enabled {} again.",
+    "revoked": "Revoked a token of {}.",
+}
+
+
+@router.get("/admin/users")
+def users_page(
+    request: Request,
+    info: PageSession,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+    user: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    """Every user, their role and live API tokens; forms to add, change, disable and issue tokens."""
+    refused = _admin_only(request, info)
+    if refused is not None:
+        return refused
+    message = DONE[done].format(user) if done in DONE and user else None
+    return _users_page(request, info, done=message)
+
+
+def _done(what: str, username: str) -> Response:
+    # Post/redirect/get: reloading the page does not send the form again.
+    from urllib.parse import urlencode
+
+    return RedirectResponse("/admin/users?" + urlencode({"done": what, "user": username}), status_code=303)
+
+
+def _checked(request: Request, info: TokenInfo, csrf: str) -> HTMLResponse | None:
+    refused = _admin_only(request, info)
+    if refused is None:
+        check_form_csrf(info, csrf)
+    return refused
+
+
+Csrf = Annotated[str, Form(max_length=200)]
+Username = Annotated[str, Form(max_length=100)]
+
+
+@router.post("/admin/users")
+def add_user_form(
+    request: Request,
+    info: PageSession,
+    csrf: Csrf,
+    username: Username = "",
+    role: Annotated[str, Form(max_length=40)] = "",
+    organisation: Annotated[str, Form(max_length=100)] = "",
+    full_name: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    """Add a user (without a password: an account for API tokens only)."""
+    refused = _checked(request, info, csrf)
+    if refused is not None:
+        return refused
+    form = {"username": username, "role": role, "organisation": organisation, "full_name": full_name}
+    try:
+        with context(request).writing() as conn:
+            added = users_lib.add_user(
+                conn,
+                username.strip(),
+                role,
+                organisation=organisation.strip() or None,
+                password=password or None,
+                full_name=full_name.strip() or None,
+                actor=info.user.username,
+            )
+    except DemineError as exc:
+        return _users_page(request, info, 422, ["Not added: " + m for m in _problems(exc)], form=form)
+    return _done("added", added.username)
+
+
+def _change(request: Request, info: TokenInfo, username: str, what: str, **changes: Any) -> Response:
+    try:
+        with context(request).writing() as conn:
+            if what == "disabled":
+                users_lib.disable_user(conn, username, actor=info.user.username)
+            else:
+                users_lib.update_user(conn, username, actor=info.user.username, **changes)
+    except DemineError as exc:
+        return _users_page(request, info, 422, [f"{username} not changed: " + m for m in _problems(exc)])
+    return _done(what, normalise_username(username))
+
+
+@router.post("/admin/users/{username}/role")
+def change_role_form(
+    request: Request,
+    info: PageSession,
+    username: str,
+    csrf: Csrf,
+    role: Annotated[str, Form(max_length=40)] = "",
+    organisation: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Give a user another role (and organisation); their sessions and tokens are revoked."""
+    refused = _checked(request, info, csrf)
+    if refused is not None:
+        return refused
+    if normalise_username(username) == info.user.username and role != ADMIN:
+        return _users_page(request, info, 422, ["You cannot demote yourself: ask another admin."])
+    return _change(request, info, username, "changed", role=role, organisation=organisation.strip() or None)
+
+
+@router.post("/admin/users/{username}/disable")
+def disable_form(request: Request, info: PageSession, username: str, csrf: Csrf) -> Response:
+    """Stop a user from logging in (the account and its history stay)."""
+    refused = _checked(request, info, csrf)
+    return refused or _change(request, info, username, "disabled")
+
+
+@router.post("/admin/users/{username}/enable")
+def enable_form(request: Request, info: PageSession, username: str, csrf: Csrf) -> Response:
+    """Let a disabled user log in again."""
+    refused = _checked(request, info, csrf)
+    return refused or _change(request, info, username, "enabled", active=True)
+
+
+@router.post("/admin/users/{username}/tokens")
+def issue_token_form(
+    request: Request,
+    info: PageSession,
+    username: str,
+    csrf: Csrf,
+    name: Annotated[str, Form(max_length=200)] = "",
+    days: Annotated[str, Form(max_length=6)] = "90",
+) -> Response:
+    """Issue an API token for a user (QGIS, GDAL, scripts); the page shows it once."""
+    refused = _checked(request, info, csrf)
+    if refused is not None:
+        return refused
+    lasting = int(days) if days.strip().isdigit() else 0
+    if not 1 <= lasting <= 366:
+        return _users_page(request, info, 422, [f"Token for {username} not issued: days must be 1 to 366."])
+    try:
+        with context(request).writing() as conn:
+            holder = users_lib.get_user(conn, username)
+            assert holder is not None
+            if not holder.active:
+                raise DemineError(f"user {holder.username} is disabled")
+            issued = tokens_lib.issue_token(
+                conn, holder, kind=tokens_lib.API, ttl=timedelta(days=lasting), name=name.strip() or None
+            )
+    except DemineError as exc:
+        return _users_page(
+            request, info, 422, [f"Token for {username} not issued: " + m for m in _problems(exc)]
+        )
+    shown = {"username": holder.username, "token": issued.token, "expires": fmt_date(issued.expires_at)}
+    return _users_page(request, info, issued=shown)
+
+
+@router.post("/admin/users/{username}/tokens/{token_id}/revoke")
+def revoke_token_form(
+    request: Request,
+    info: PageSession,
+    username: str,
+    token_id: Annotated[int, Path(ge=1, le=2**53)],
+    csrf: Csrf,
+) -> Response:
+    """Revoke one of a user's API tokens."""
+    refused = _checked(request, info, csrf)
+    if refused is not None:
+        return refused
+    try:
+        with context(request).writing() as conn:
+            holder = users_lib.get_user(conn, username)
+            assert holder is not None
+            tokens_lib.revoke_token(conn, token_id, user_id=holder.id)
+    except DemineError as exc:
+        return _users_page(request, info, 422, [f"Not revoked: {m}" for m in _problems(exc)])
+    return _done("revoked", holder.username)
