@@ -259,12 +259,12 @@ def test_import_reasons_lists_every_reason_a_real_import_gives(fresh_db, tmp_pat
         writer.writerow(["code", "hazard_type", "reported_on", "organisation", "wkt"])
         writer.writerows(rows)
     rejects = tmp_path / "rejects.csv"
-    report = json.loads(
-        run(
-            "import", source, "--kind", "hazard", "--map", "geometry=wkt", "--rejects", rejects, "--dry-run",
-            "--json", db=fresh_db,
-        ).stdout
+    done = run(
+        "import", source, "--kind", "hazard", "--map", "geometry=wkt", "--rejects", rejects, "--dry-run",
+        "--json", db=fresh_db, check=False,
     )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # rejected rows are findings
+    report = json.loads(done.stdout)
     assert (report["read"], report["rejected"]) == (10, 9)
     given = set(report["reasons"])
     assert len(given) == 9  # each bad row fails for a reason of its own

@@ -42,7 +42,10 @@ def test_export_then_import_back_end_to_end(demo_file, tmp_path):
     assert pyogrio.read_info(out, layer="hazard")["features"] == 100
     # Back into the same register without source ids: every hazard is already there.
     rejects = tmp_path / "rejects.csv"
-    proc = run_cli("import", out, "--kind", "hazard", "--rejects", rejects, "--json", db=demo_file)
+    proc = run_cli(
+        "import", out, "--kind", "hazard", "--rejects", rejects, "--json", db=demo_file, check=False
+    )
+    assert proc.returncode == 1, proc.stderr  # rejected rows are findings
     report = json.loads(proc.stdout)
     assert (report["read"], report["imported"], report["rejected"]) == (100, 0, 100)
     assert report["reasons"] == {"duplicate": 100} and report["rejects_file"] == str(rejects)
@@ -58,14 +61,31 @@ def test_import_a_utm_file_with_a_broken_feature(demo_file, tmp_path):
     fields["organisation"] = [None] * 5
     path = write_layer(tmp_path / "new.gpkg", squares, fields, crs=UTM36, driver="GPKG")
     proc = run_cli(
-        "import", path, "--kind", "hazard", "--source-id", "sid", "--json", db=demo_file, cwd=tmp_path
+        "import",
+        path,
+        "--kind",
+        "hazard",
+        "--source-id",
+        "sid",
+        "--json",
+        db=demo_file,
+        cwd=tmp_path,
+        check=False,
     )
+    assert proc.returncode == 1, proc.stderr  # one feature rejected, four imported
     report = json.loads(proc.stdout)
     assert (report["read"], report["imported"], report["rejected"]) == (5, 4, 1)
     assert report["reasons"] == {"invalid_geometry": 1} and report["crs"] == UTM36
     assert report["rejects_file"] == str(tmp_path / "new-rejects.geojson")
-    human = run_cli("import", path, "--kind", "hazard", "--source-id", "sid", db=demo_file, cwd=tmp_path)
-    assert "updated" in human.stdout and "4 unchanged" in human.stdout and "Traceback" not in human.stderr
+    human = run_cli(
+        "import", path, "--kind", "hazard", "--source-id", "sid", db=demo_file, cwd=tmp_path, check=False
+    )
+    assert (
+        human.returncode == 1
+        and "updated" in human.stdout
+        and "4 unchanged" in human.stdout
+        and "Traceback" not in human.stderr
+    )
 
 
 def test_export_with_where_labels_and_formats(demo_file, tmp_path):
