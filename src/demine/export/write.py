@@ -36,7 +36,8 @@ from demine.domain.errors import DemineError
 from demine.export.layers import LAYERS, Column, Layer
 from demine.export.names import short_name
 from demine.export.where import parse_where
-from demine.storage import qgis_styles, schema
+from demine.storage import qgis_styles
+from demine.storage.codelists import all_code_labels
 
 # format -> (GDAL driver, file suffix)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -101,15 +102,6 @@ def format_for(path: Path, fmt: str | None) -> str:
     if found is None:
         raise DemineError(f"cannot tell the format from {path.name!r}: pass --format ({', '.join(FORMATS)})")
     return found
-
-
-def _code_labels(conn: Connection) -> dict[str, dict[str, str]]:
-    # Retired codes keep their labels: old records still carry them.
-    c = schema.code_list
-    labels: dict[str, dict[str, str]] = {}
-    for name, code, label in conn.execute(select(c.c.list_name, c.c.code, c.c.label)):
-        labels.setdefault(name, {})[code] = label
-    return labels
 
 
 def _label(labels: dict[str, str], value: Any, multi: bool) -> str | None:
@@ -279,7 +271,7 @@ def export_layer(
 def _columns(
     conn: Connection, columns: list[Column], rows: list[Any], labels: bool, fmt: str
 ) -> tuple[list[str], list[np.ndarray], list[np.ndarray | None]]:
-    code_labels = _code_labels(conn) if labels else {}
+    code_labels = all_code_labels(conn) if labels else {}
     names: list[str] = []
     arrays: list[np.ndarray] = []
     masks: list[np.ndarray | None] = []

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from demine.domain.codelists import DEFAULT_CODE_LISTS
 from demine.domain.errors import DemineError, NotFoundError
 from demine.storage import schema
+from demine.storage.codelists import next_sort_order
 
 
 def _norm(text: str) -> str:
@@ -89,12 +90,11 @@ def add_code(conn: Connection, list_name: str, code: str, label: str, actor: str
                 f"`demine codes rename {list_name} {existing} LABEL` changes its label"
             )
     _label_clash(conn, list_name, code, label)
-    last = conn.execute(select(func.max(c.c.sort_order)).where(c.c.list_name == list_name)).scalar()
     values = {
         "list_name": list_name,
         "code": code,
         "label": label,
-        "sort_order": 0 if last is None else last + 1,
+        "sort_order": next_sort_order(conn, list_name),
     }
     state = create_record(conn, "code_list", values, actor)
     return {k: state[k] for k in ("list_name", "code", "label", "sort_order")} | {"active": True}

@@ -29,14 +29,15 @@ from demine.accounts.tokens import TokenInfo
 from demine.api.resources import RESOURCES
 from demine.api.security import context
 from demine.domain.errors import DemineError, NotFoundError, ValidationError
-from demine.export.write import _code_labels
 from demine.register import roster
 from demine.register.organisations import team_accreditation_status
 from demine.reports.catalogue import FORMATS, KINDS, TITLES
 from demine.reports.period import HELP as PERIOD_HELP
 from demine.reports.period import parse_period
 from demine.storage import schema as S
+from demine.storage.codelists import all_code_labels
 from demine.web.register import code_label, error_page, fmt_date
+from demine.web.routes import render
 from demine.web.session import PageSession, check_form_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -57,14 +58,6 @@ FLAG_TEXT = {
     "expired": "expired",
     "not_yet_valid": "not yet valid",
 }
-
-
-def _render(request: Request, info: TokenInfo, name: str, status: int = 200, **data: Any) -> HTMLResponse:
-    from demine.web.routes import render
-
-    page = render(request, info, name, **data)
-    page.status_code = status
-    return page
 
 
 def _problems(exc: DemineError) -> list[str]:
@@ -102,7 +95,7 @@ def teams_page(
             return error_page(request, info, 404, f"There is no organisation {org!r}.")
         status = team_accreditation_status(conn, today)
         ids = dict(conn.execute(select(S.team.c.code, S.team.c.id)).all())
-        labels = _code_labels(conn)
+        labels = all_code_labels(conn)
         orgs = [] if found == ORG else roster.list_organisations(conn)
     by_team: dict[str, list[dict[str, Any]]] = {}
     for acc in accreditations:
@@ -126,7 +119,7 @@ def teams_page(
     counts = {flag: sum(1 for a in accreditations if a["status"] == flag) for flag in FLAG_TEXT}
     counts["lapsed"] = sum(1 for a in accreditations if a["status"] == "expired" and not a["renewed"])
     team_counts = {key: sum(1 for t in teams if t["status"] == key) for key in TEAM_STATUS}
-    return _render(
+    return render(
         request,
         info,
         "teams.html",
@@ -149,7 +142,7 @@ def organisations_page(request: Request, info: PageSession) -> Response:
     user = info.user
     with context(request).reading() as conn:
         orgs = roster.list_organisations(conn)
-        labels = _code_labels(conn)
+        labels = all_code_labels(conn)
     teams_scope = scope(user.role, "teams", "read")
     people_scope = scope(user.role, "persons", "read")
     for o in orgs:
@@ -158,7 +151,7 @@ def organisations_page(request: Request, info: PageSession) -> Response:
         # Another organisation's staff is not an operator's to count.
         o["teams"] = o["teams"] if teams_scope == "all" or (teams_scope and own) else None
         o["people"] = o["people"] if people_scope == "all" or (people_scope and own) else None
-    return _render(request, info, "organisations.html", orgs=orgs)
+    return render(request, info, "organisations.html", orgs=orgs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,11 +177,11 @@ def _reports_form(
     values = {"kind": "monthly", "period": f"{last_month:%Y-%m}", "format": "pdf", "organisation": ""} | {
         k: v for k, v in chosen.items() if v is not None
     }
-    return _render(
+    return render(
         request,
         info,
         "reports.html",
-        status=status,
+        status_code=status,
         kinds=[(k, TITLES[k]) for k in KINDS],
         formats=FORMATS,
         orgs=orgs,
@@ -291,12 +284,12 @@ def qa_page(request: Request, info: PageSession) -> Response:
             dict(r._mapping)
             for r in conn.execute(query.order_by(v.c.visited_on.desc(), v.c.id.desc()).limit(200))
         ]
-        labels = _code_labels(conn)
+        labels = all_code_labels(conn)
     for row in rows:
         row["date"] = fmt_date(row["visited_on"])
         row["type_label"] = code_label(labels, "qa_visit_type", row["visit_type"])
         row["result_label"] = code_label(labels, "qa_result", row["result"])
-    return _render(
+    return render(
         request,
         info,
         "qa.html",
@@ -345,11 +338,11 @@ def eore_page(request: Request, info: PageSession) -> Response:
             dict(r._mapping)
             for r in conn.execute(query.order_by(e.c.held_on.desc(), e.c.id.desc()).limit(200))
         ]
-        labels = _code_labels(conn)
+        labels = all_code_labels(conn)
     for row in rows:
         row["date"] = fmt_date(row["held_on"])
         row["method_label"] = code_label(labels, "eore_method", row["method"])
-    return _render(request, info, "eore.html", sessions=rows, total=total, attended=attended)
+    return render(request, info, "eore.html", sessions=rows, total=total, attended=attended)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,11 +371,11 @@ def _users_page(
     for items in tokens.values():
         for t in items:
             t["expires"] = fmt_date(t["expires_at"])
-    return _render(
+    return render(
         request,
         info,
         "admin_users.html",
-        status=status,
+        status_code=status,
         users=users,
         tokens=tokens,
         roles=ROLES,

@@ -144,7 +144,8 @@ FORMS: dict[str, Form] = {
 }
 
 
-def _code_list(conn: Connection, name: str) -> list[tuple[str, str]]:
+def code_choices(conn: Connection, name: str) -> list[tuple[str, str]]:
+    """The active values of code list ``name`` as (code, label), in display order."""
     c = schema.code_list
     rows = conn.execute(
         select(c.c.code, c.c.label)
@@ -164,7 +165,7 @@ def _organisation_filter(user: User, column: Any) -> Any:
 def choices(conn: Connection, source: str, user: User) -> list[tuple[str, str]]:
     """(value, label) pairs for a field's ``choices``."""
     if source.startswith("code:"):
-        return _code_list(conn, source.removeprefix("code:"))
+        return code_choices(conn, source.removeprefix("code:"))
     if source == "organisations":
         o = schema.organisation
         query = select(o.c.code, o.c.name).order_by(o.c.code)

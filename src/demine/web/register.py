@@ -38,9 +38,12 @@ from demine.api.security import context
 from demine.domain import palette
 from demine.domain.errors import DemineError, NotFoundError
 from demine.export.layers import LAYERS, Layer
-from demine.export.write import _code_labels, export_layer
+from demine.export.write import export_layer
 from demine.storage import schema
+from demine.storage.codelists import all_code_labels
+from demine.web.errors import TITLES
 from demine.web.minimap import Shape, record_map
+from demine.web.routes import render
 from demine.web.session import PageSession
 from demine.workflow.errors import Forbidden
 
@@ -468,22 +471,12 @@ FILTER_LABELS = {
 }
 
 
-def _render(request: Request, info: TokenInfo, name: str, status: int = 200, **data: Any) -> HTMLResponse:
-    from demine.web.routes import render
-
-    page = render(request, info, name, **data)
-    page.status_code = status
-    return page
-
-
 def error_page(request: Request, info: TokenInfo | None, status: int, message: str) -> HTMLResponse:
     """An HTML error page (404: no such record or page; 403: not for this role)."""
-    from demine.web.routes import render
-
-    title = {404: "Not found", 403: "Not allowed"}.get(status, "Cannot show this page")
-    page = render(request, info, "error.html", status=status, title=title, message=message)
-    page.status_code = status
-    return page
+    title = TITLES.get(status, "Cannot show this page")
+    return render(
+        request, info, "error.html", status_code=status, status=status, title=title, message=message
+    )
 
 
 @router.get("/register")
@@ -560,7 +553,7 @@ def _list_page(request: Request, info: TokenInfo, listing: Listing, query: ListQ
     layer = LAYERS[listing.layer]()
     with context(request).reading() as conn:
         rows, total, page = page_rows(conn, listing, info.user, query)
-        labels = _code_labels(conn)
+        labels = all_code_labels(conn)
         areas = dict(conn.execute(select(S.admin_area.c.pcode, S.admin_area.c.name)).all())
         options = _options(conn, listing)
     query.page = page
@@ -585,7 +578,7 @@ def _list_page(request: Request, info: TokenInfo, listing: Listing, query: ListQ
         for key, values in options.items()
     ]
     exports = {fmt: f"/register/{listing.name}.{fmt}?{query.params(page=None, sort=None)}" for fmt in EXPORTS}
-    return _render(
+    return render(
         request,
         info,
         "register_list.html",
@@ -853,7 +846,7 @@ def record_page(request: Request, info: PageSession, resource: str, number: str)
     try:
         with ctx.reading() as conn:
             row = api_records.read_record(conn, res, user, record_id)
-            labels = _code_labels(conn)
+            labels = all_code_labels(conn)
             fields = record_fields(conn, res, user, row, labels)
             shapes = (
                 record_shapes(conn, res, record_id, row) if res.spatial or "hazard_id" in res.table.c else []
@@ -909,7 +902,7 @@ def record_page(request: Request, info: PageSession, resource: str, number: str)
                 legend.append(("dot" if point else "", shape.fill, f"this {title.lower()}"))
     minimap = record_map(f"Map of {title.lower()} {code}", shapes) if shapes else None
     summary = _summary(res, row, labels)
-    return _render(
+    return render(
         request,
         info,
         "record.html",

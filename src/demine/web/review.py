@@ -23,10 +23,11 @@ from demine.api import records as api_records
 from demine.api.resources import RESOURCE_OF_TABLE, RESOURCES
 from demine.api.security import context
 from demine.domain.errors import DemineError, NotFoundError, Problem, ValidationError
-from demine.export.write import _code_labels
+from demine.storage.codelists import all_code_labels
 from demine.web.evidence import review_evidence
-from demine.web.forms import _code_list
+from demine.web.forms import code_choices
 from demine.web.register import SINGULAR, error_page, heading
+from demine.web.routes import render
 from demine.web.session import PageSession, check_form_csrf
 from demine.workflow import edits
 from demine.workflow import submissions as workflow
@@ -35,14 +36,6 @@ from demine.workflow.records import RULES, current_state, editable_columns, tabl
 
 router = APIRouter(include_in_schema=False)
 SubmissionId = Annotated[int, Path(ge=1, le=2**53)]
-
-
-def _render(request: Request, info: TokenInfo, name: str, status: int = 200, **data: Any) -> Response:
-    from demine.web.routes import render
-
-    page = render(request, info, name, **data)
-    page.status_code = status
-    return page
 
 
 @router.get("/review/{submission_id}")
@@ -56,7 +49,7 @@ def submission_page(request: Request, info: PageSession, submission_id: Submissi
     try:
         with context(request).reading() as conn:
             item = workflow.get_submission(conn, user, submission_id)
-            labels = _code_labels(conn)
+            labels = all_code_labels(conn)
             evidence = review_evidence(conn, item, labels)
     except NotFoundError:
         return error_page(request, info, 404, f"There is no submission #{submission_id} you may see.")
@@ -70,7 +63,7 @@ def submission_page(request: Request, info: PageSession, submission_id: Submissi
         and item["status"] in ("submitted", "rejected")
         and item["kind"] != edits.EDIT
     )
-    return _render(request, info, "review_submission.html", item=item, **evidence)
+    return render(request, info, "review_submission.html", item=item, **evidence)
 
 
 def _edit_summary(item: dict[str, Any]) -> str:
@@ -110,12 +103,12 @@ def _form_fields(conn: Connection, table: str, state: dict[str, Any], user: Any)
             "value": "" if value is None else value,
         }
         if name in rules.code_lists:
-            field |= {"kind": "select", "choices": _code_list(conn, rules.code_lists[name])}
+            field |= {"kind": "select", "choices": code_choices(conn, rules.code_lists[name])}
         elif name in rules.multi_code_lists:
             chosen = str(value or "").split(",")
             field |= {
                 "kind": "multi",
-                "choices": _code_list(conn, rules.multi_code_lists[name]),
+                "choices": code_choices(conn, rules.multi_code_lists[name]),
                 "value": chosen,
             }
         elif isinstance(column.type, Date):
@@ -176,11 +169,11 @@ def _edit_page(
         f["errors"] = [p.message for p in problems or () if p.field == f["name"]]
     other = [str(p) for p in problems or () if p.field not in {f["name"] for f in fields}]
     title = SINGULAR.get(res.name) or res.title
-    return _render(
+    return render(
         request,
         info,
         "record_edit.html",
-        status=status,
+        status_code=status,
         res=res,
         record_id=record_id,
         title=title,

@@ -86,8 +86,11 @@ def demo_banner(request: Request) -> str | None:
         return None
 
 
-def render(request: Request, info: TokenInfo | None, name: str, **data: Any) -> HTMLResponse:
-    """A page with the layout's context (user, menu, CSRF token, demo banner)."""
+def render(
+    request: Request, info: TokenInfo | None, name: str, status_code: int = 200, **data: Any
+) -> HTMLResponse:
+    """A page with the layout's context (user, menu, CSRF token, demo banner), answered with
+    ``status_code``."""
     base = {
         "user": info.user if info else None,
         "csrf": info.csrf_token if info else "",
@@ -95,7 +98,7 @@ def render(request: Request, info: TokenInfo | None, name: str, **data: Any) -> 
         "path": request.url.path,
         "demo_banner": demo_banner(request),
     }
-    return templates.TemplateResponse(request, name, base | data)
+    return templates.TemplateResponse(request, name, base | data, status_code=status_code)
 
 
 # ---------------------------------------------------------------------------------------------
