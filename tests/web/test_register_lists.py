@@ -13,7 +13,6 @@ import io
 import json
 import re
 from contextlib import closing
-from pathlib import Path
 
 import httpx
 import openpyxl
@@ -24,8 +23,8 @@ from demine.cli.programme import DEMO_PASSWORD
 from demine.storage import schema as S
 from demine.storage.database import open_database
 from demine.web.register import PAGE_SIZE
+from doc_screenshots import keep_screenshot
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CELL = re.compile(r'<td data-col="(?P<col>[a-z_]+)"[^>]*>(?:<a href="(?P<href>[^"]*)">)?(?P<text>[^<]*)')
 
 
@@ -273,8 +272,7 @@ def test_browse_the_hazard_list_filtered_sorted_and_paged(open_as, server, db):
     )
     codes = page.locator("td[data-col='code']").all_inner_texts()
     assert codes == by_remaining[:PAGE_SIZE]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "register-hazards.png"))
+    keep_screenshot(page, "register-hazards")
     page.get_by_role("link", name="Next →").click()
     page.wait_for_url("**page=2**")
     assert page.locator("td[data-col='code']").all_inner_texts() == by_remaining[PAGE_SIZE : 2 * PAGE_SIZE]
@@ -321,6 +319,5 @@ def test_a_hazard_record_page_with_its_map_and_history(open_as, server, db):
     latest = im.locator("#history > li").first.inner_text()
     assert latest.startswith("update by im") and "Priority" in latest and "High" in latest
     assert im.locator("#linked-release_products li").count() >= 1
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    im.screenshot(path=str(SCREENSHOTS / "register-hazard-record.png"), full_page=True)
+    keep_screenshot(im, "register-hazard-record", full_page=True)
     assert im.js_errors == [] and console == []

@@ -15,7 +15,6 @@ import json
 import re
 from contextlib import closing
 from datetime import date
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -29,9 +28,8 @@ from demine.cli.programme import DEMO_PASSWORD, add_demo_users
 from demine.storage import schema as S
 from demine.storage.database import open_database
 from demine.workflow import submissions as workflow
+from doc_screenshots import keep_screenshot
 from serve_support import start_server, stop_server
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -361,8 +359,7 @@ def test_a_manager_reviews_a_submission_with_its_evidence_and_verifies_it(site, 
             .inner_text()
             .startswith("Confirmed hazardous area")
         )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "review-evidence.png"), full_page=True)
+        keep_screenshot(page, "review-evidence", full_page=True)
         page.get_by_role("button", name="Verify").click()
         page.wait_for_function("document.getElementById('submission-status').textContent === 'verified'")
         assert errors == []

@@ -13,7 +13,6 @@ import re
 import threading
 import time
 from contextlib import closing
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,9 +26,9 @@ from demine.cli.programme import DEMO_PASSWORD
 from demine.domain import palette
 from demine.storage.database import open_database
 from demine.synthetic.marker import BANNER, is_synthetic_demo
+from doc_screenshots import keep_screenshot
 from serve_support import free_port, start_server, stop_server
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 
 
@@ -310,8 +309,7 @@ def test_the_map_draws_the_natural_earth_base_map_with_no_network(open_as, serve
     assert page.locator("#map-legend").is_visible()
     box, legend = page.locator("#map").bounding_box(), page.locator("#map-legend").bounding_box()
     assert legend["x"] >= box["x"] + box["width"] and legend["y"] < box["y"] + box["height"]  # beside it
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "map-offline-basemap.png"))
+    keep_screenshot(page, "map-offline-basemap")
     page.evaluate("window.demineMap.map.jumpTo({center: [30.5, 46.8], zoom: 5.5})")
     wait_for_map_idle(page)
     assert page.evaluate(f"{map_}.queryRenderedFeatures({{layers: ['ne-borders']}}).length") > 0
