@@ -154,17 +154,51 @@ def start_server(db: Path, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-c", SERVE, "serve", "--db", str(db), "--port", str(port),
            "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    # Its own process group: stopping it stops uvicorn's worker processes too.
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # a loaded machine imports slowly
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
                 return process, url
         except httpx.TransportError:
             time.sleep(0.2)
-    process.kill()
+    stop_server(process)
     raise RuntimeError("demine serve did not start")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop the server and its workers (the whole process group)."""
+    try:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User and system CPU time so far of the server and its worker processes (from /proc)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def ensure_wrk() -> str | None:
@@ -331,13 +365,17 @@ def main() -> None:
     try:
         sizes = sample_sizes(url, token, paths)
         results = {}
-        # One client alone gives the latency of a request; many at once, the throughput.
+        # One client alone gives the latency of a request; many at once, the throughput. The
+        # first tiles run renders most tiles (once per worker process); the second serves the
+        # same tiles again, from each worker's cache, as a map server mostly does.
         runs = [
             ("bbox-1conn", "bbox", 1),
             ("bbox", "bbox", args.connections),
             ("tiles", "tiles", args.connections),
+            ("tiles-warm", "tiles", args.connections),
         ]
         for name, scenario, connections in runs:
+            cpu = server_cpu_seconds(process.pid)
             if wrk:
                 threads = min(2, connections)
                 results[name] = run_wrk(wrk, url, token, paths[scenario], args.duration, connections, threads)
@@ -345,10 +383,14 @@ def main() -> None:
                 results[name] = asyncio.run(
                     _python_load(url, token, paths[scenario], args.duration, connections)
                 )
+            # Requests per CPU-second of the server: what the server costs, whatever else the
+            # machine is doing (the load generator runs on the same cores).
+            spent = server_cpu_seconds(process.pid) - cpu
+            results[name]["server_cpu_s"] = spent
+            results[name]["requests_per_cpu_s"] = results[name]["requests"] / spent if spent > 0 else 0.0
         server_rss = server_peak_rss_mb(process.pid)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process)
 
     report = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -362,6 +404,7 @@ def main() -> None:
         "sizes": {k: round(v, 1) for k, v in sizes.items()},
         "server_peak_rss_mb": server_rss,
         "load_average_before": [round(x, 2) for x in load],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "results": {k: {m: round(v, 2) for m, v in r.items()} for k, r in results.items()},
         "machine": {
             "cpus": os.cpu_count(),
@@ -374,12 +417,12 @@ def main() -> None:
     print(f"  bbox views: {sizes['bbox_features_mean']:.0f} hazards on average "
           f"(max {sizes['bbox_features_max']}), {sizes['bbox_response_kb_mean']:.0f} KiB; "
           f"tiles {sizes['tile_kb_mean']:.0f} KiB; load average before {load[0]:.1f}")  # fmt: skip
-    head = ("scenario", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors")
+    head = ("scenario", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "req/cpu-s", "errors")
     print(f"  {head[0]:<12}" + "".join(f"{h:>10}" for h in head[1:-1]) + f"{head[-1]:>8}")
     for name, r in results.items():
         print(
             f"  {name:<12}{r['requests']:>10}{r['throughput_rps']:>10.1f}{r['p50_ms']:>10.1f}"
-            f"{r['p95_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['errors']:>8}"
+            f"{r['p95_ms']:>10.1f}{r['p99_ms']:>10.1f}{r['requests_per_cpu_s']:>10.1f}{r['errors']:>8}"
         )
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Response
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import RedirectResponse
 
-from demine.api import auth, errors, features, limits, records, reports, tiles, workflow
+from demine.api import auth, errors, fastpath, features, limits, records, reports, tiles, workflow
 from demine.api.context import Context, Settings, settings_from_env
 from demine.api.geojson import dumps
 from demine.storage.database import current_revision
@@ -56,6 +56,9 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
+    # Inside the Guard (its checks and headers apply to every answer): the thin path for tiles
+    # and bounding-box pages (demine.api.fastpath), then FastAPI for everything else.
+    app.add_middleware(fastpath.FastPath, ctx=ctx, owner=app)
     app.add_middleware(limits.Guard, max_body_bytes=settings.max_body_bytes, limiter=ctx.limiter)
     errors.install(app)
     app.include_router(auth.router)

@@ -62,7 +62,7 @@ def raw_geometry(column: ColumnElement) -> ColumnElement:
 def as_stored(column: ColumnElement) -> ColumnElement:
     """A column as the JSON it becomes: dates and timestamps as their stored ISO text.
 
-    The GeoPackage stores dates as ``YYYY-MM-DD`` and timestamps as ``YYYY-MM-DDTHH:MM:SSZ``,
+    The GeoPackage stores dates as ``YYYY-MM-DD`` and timestamps as ``YYYY-MM-DDTHH:MM:SS.SSSZ``,
     exactly what the API sends; parsing them into Python objects and formatting them back
     would be most of the work of a large page.
     """

@@ -127,6 +127,20 @@ class TileCache:
             return conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar_one(), True
         before = self._generation
         conn.exec_driver_sql("PRAGMA data_version")  # starts conn's read snapshot
+        now = self._check()
+        return now, before == now
+
+    def current(self) -> int | None:
+        """The register's generation now, without a read transaction (SQLite; None elsewhere).
+
+        Anything kept under this generation (:meth:`version` said it may be) is what a read
+        transaction starting now would read: no commit has happened since.
+        """
+        if not self.enabled or self._postgres:
+            return None
+        return self._check()
+
+    def _check(self) -> int:
         with self._lock:
             assert self._watcher is not None
             seen = self._watcher.execute("PRAGMA data_version").fetchone()[0]
@@ -134,8 +148,7 @@ class TileCache:
                 self._seen = seen
                 self._generation += 1
                 self.tiles.clear()  # no later request can ask for an older generation
-            now = self._generation
-        return now, before == now
+            return self._generation
 
     def get(self, key: Hashable) -> Tile | None:
         return self.tiles.get(key) if self.enabled else None

@@ -14,7 +14,9 @@ Tiles need a user like everything else with hazard polygons; responses are
 ``Cache-Control: private`` (a shared cache must not hand them to anyone else) and revalidated
 with an ETag computed from the tile's content (``If-None-Match`` gets ``304``). Rendered tiles
 are kept in memory per version of the register (:mod:`demine.api.tile_cache`): any committed
-change, by anyone, makes every tile render afresh.
+change, by anyone, makes every tile render afresh. Most tile requests never reach the route
+below: :mod:`demine.api.fastpath` answers them with :func:`cached_tile` and
+:func:`tile_response`, the functions the route uses.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, literal_column, select
 
 from demine.api import geojson, tile_cache
+from demine.api.context import Context
 from demine.api.features import COLLECTIONS
 from demine.api.records import bbox_condition
 from demine.api.security import Ctx, CurrentUser
@@ -347,9 +350,17 @@ def tile(
     if x >= 2**z or y >= 2**z:
         raise HTTPException(404, f"tile {z}/{x}/{y} does not exist")
     cache = tile_cache.of(request.app, ctx.read_engine)
+    found = cached_tile(ctx, cache, spec, z, x, y)
+    return tile_response(found, request.headers.get("if-none-match"))
+
+
+def cached_tile(
+    ctx: Context, cache: tile_cache.TileCache, spec: Layer, z: int, x: int, y: int
+) -> tile_cache.Tile:
+    """The tile from the cache, or read and rendered (and kept) at the register's version."""
     with ctx.reading() as conn:
         version, keepable = cache.version(conn)  # first: the snapshot the tile is read from
-        key = (layer, z, x, y, version)
+        key = (spec.name, z, x, y, version)
         found = cache.get(key)
         if found is None:
             data, truncated = _read_tile(conn, spec, z, x, y, ctx.settings.tile_feature_cap)
@@ -357,13 +368,18 @@ def tile(
             found = tile_cache.Tile(data, truncated, etag)
             if keepable:
                 cache.put(key, found)
+    return found
+
+
+def tile_response(found: tile_cache.Tile, if_none_match: str | None) -> Response:
+    """The answer for a tile: 204 when empty, 304 when the client holds it, else the tile."""
     headers = {"Cache-Control": "private, max-age=60"}
     if found.truncated:
         headers["X-Demine-Truncated"] = "true"
     if found.data is None:
         return Response(status_code=204, headers=headers)
     headers["ETag"] = found.etag
-    if _matches(request.headers.get("if-none-match"), found.etag):
+    if _matches(if_none_match, found.etag):
         return Response(status_code=304, headers=headers)
     return Response(found.data, media_type=MVT, headers=headers)
 

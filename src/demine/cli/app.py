@@ -6,19 +6,23 @@ shows a traceback.
 
 Commands are loaded lazily: ``demine --help`` lists them from :data:`COMMANDS` and only the
 command being run (or asked for its help) imports its module, so that a command does not pay
-for matplotlib, HiGHS, pyxform or WeasyPrint unless it uses them.
+for matplotlib, HiGHS, pyxform or WeasyPrint unless it uses them. Plain option values (a
+string, a whole number already in range) are taken as they are rather than through Typer's
+pydantic validation (see :func:`_plain_values_without_pydantic`).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.core
 from typer.core import TyperCommand, TyperGroup
 
-from demine.cli.common import ExitCode, err_console, print_json
+from demine.cli.common import ExitCode, print_json
 from demine.domain.errors import DemineError, NotFoundError, StoreBusy
 
 # name -> (module under demine.cli that registers it, its one-line help for `demine --help`).
@@ -95,6 +99,90 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 _loaded: dict[str, Any] = {}
+
+_SLOW = object()
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
+
+
+def plain_value(annotation: Any, info: Any, value: Any) -> Any:
+    """``value`` for a ``str``, ``bool``, ``int`` or ``float`` parameter when it needs no more
+    than Python to read it (what pydantic would give too), else ``_SLOW``."""
+    if annotation is str:
+        return value if type(value) is str else _SLOW
+    if annotation is bool:
+        return value if type(value) is bool else _SLOW
+    if annotation is int:
+        if type(value) is int:
+            number: Any = value
+        elif type(value) is str and _WHOLE.fullmatch(value):
+            number = int(value)
+        else:
+            return _SLOW
+    elif annotation is float:
+        if not (type(value) in (int, float) or (type(value) is str and _DECIMAL.fullmatch(value))):
+            return _SLOW
+        number = float(value)
+    else:
+        return _SLOW
+    # Out of range: pydantic says why (or clamps), in Typer's words.
+    if (info.min is not None and number < info.min) or (info.max is not None and number > info.max):
+        return _SLOW
+    return number
+
+
+class _PlainParam:
+    """A parameter's coercion that builds Typer's own (a pydantic TypeAdapter) only for a value
+    :func:`plain_value` does not read."""
+
+    def __init__(self, descriptor: Any, build: Any) -> None:
+        self.descriptor, self.build, self.full = descriptor, build, None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if not (param.multiple or param.nargs == -1):
+            if value is None:
+                return None
+            quick = plain_value(self.descriptor.annotation, self.descriptor.parameter_info, value)
+            if quick is not _SLOW:
+                return quick
+        elif value is None:
+            return ()  # a repeatable option not given, as Typer gives it
+        elif (
+            self.descriptor.annotation == list[str]
+            and type(value) in (list, tuple)
+            and all(type(v) is str for v in value)
+        ):
+            return list(value)  # a repeatable option's strings, as Typer gives them
+        if self.full is None:
+            self.full = self.build(self.descriptor)
+        return self.full.coerce(value, param=param, ctx=ctx)
+
+
+def _plain_values_without_pydantic() -> None:
+    """Recent Typer (0.29 here) coerces every parameter through a pydantic TypeAdapter, and
+    importing pydantic for that costs a light command about a tenth of a second. A plain string,
+    flag, number or repeated string is read directly; anything else (a path, a choice, an
+    out-of-range or unusually written number) still goes through Typer, which words the error.
+    A Typer without this hook is left as it is."""
+    build = getattr(typer.core, "build_runtime_param", None)
+    if build is None or getattr(build, "demine_plain", False):
+        return
+
+    def runtime_param(descriptor: Any) -> Any:
+        info = descriptor.parameter_info
+        if (
+            (descriptor.annotation in (str, bool, int, float) or descriptor.annotation == list[str])
+            and descriptor.file_annotation is None
+            and getattr(info, "parser", None) is None
+        ):
+            return _PlainParam(descriptor, build)
+        return build(descriptor)
+
+    runtime_param.demine_plain = True  # type: ignore[attr-defined]
+    typer.core.build_runtime_param = runtime_param
+
+
+_plain_values_without_pydantic()
 
 
 def load_command(name: str) -> Any:
@@ -187,6 +275,8 @@ def _usage_exception() -> type[Exception]:
 
 def _fail(message: str, problems: list[Any], as_json: bool, exit_code: int, kind: str) -> NoReturn:
     """Say what went wrong on stderr (and, under ``--json``, as JSON on stdout), then exit."""
+    from demine.cli.common import err_console
+
     if as_json:
         print_json(
             {

@@ -6,10 +6,15 @@ import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from enum import IntEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    console: Console
+    err_console: Console
 
 
 class ExitCode(IntEnum):
@@ -24,8 +29,17 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130  # the shell's convention for Ctrl-C
 
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+def __getattr__(name: str) -> Any:
+    """``console`` (stdout) and ``err_console`` (stderr), made on first use: ``demine --help``
+    and ``--version`` print through Click and do not load Rich's console at all."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    made = Console() if name == "console" else Console(stderr=True, soft_wrap=True)
+    globals()[name] = made
+    return made
+
 
 DbOption = Annotated[
     str | None,
@@ -73,6 +87,19 @@ def table_area_unit(values: Iterable[float]) -> tuple[str, float]:
     if peak >= 1e4:
         return "ha", 1e4
     return "m²", 1.0
+
+
+def column_area_unit(values: Iterable[float | None]) -> tuple[str, float]:
+    """One area unit for a table's area columns, as :func:`table_area_unit` chooses it, but no
+    larger than keeps every area of a square metre or more readable: beside a 1.2 km² hazard a
+    2,000 m² one reads "0.20" in ha rather than "0.00" in km²."""
+    areas = [abs(v) for v in values if v is not None]
+    unit, per = table_area_unit(areas)
+    smaller = {1e6: ("ha", 1e4), 1e4: ("m²", 1.0)}
+    # fmt_area_in shows two decimals: below half a hundredth of the unit a value would read 0.00.
+    while per > 1 and any(0.5 <= v < per * 0.005 for v in areas):
+        unit, per = smaller[per]
+    return unit, per
 
 
 def fmt_area_in(value: float, per: float) -> str:

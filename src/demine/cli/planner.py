@@ -12,7 +12,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from demine.cli.common import DbOption, JsonOption, console, err_console, fmt_m2, print_json
+from demine.cli.common import (
+    DbOption,
+    JsonOption,
+    column_area_unit,
+    console,
+    err_console,
+    fmt_area_in,
+    print_json,
+)
 from demine.domain.errors import DemineError
 from demine.prioritisation import Ranking, default_weights, load_weights, score_hazards, scoring_inputs
 from demine.storage.database import open_database
@@ -191,8 +199,10 @@ def _print_plan(data: dict[str, Any], files: dict[str, str]) -> None:
             f"top {top['top_n']} priorities started",
             f"{top['started']} / {top['top_n']} ({top['share_started']:.0%})",
         )
+    # One unit for the released areas, with each row's name ("released by TS (ha)").
+    unit, per = column_area_unit(s["released_m2_by_stage"].values())
     for stage, m2 in s["released_m2_by_stage"].items():
-        t.add_row(f"released by {stage}", fmt_m2(m2))
+        t.add_row(f"released by {stage} ({unit})", fmt_area_in(m2, per))
     t.add_row(
         "team-days worked / travelling", f"{s['team_days_worked']:,.0f} / {s['team_days_travelling']:,.0f}"
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from demine.cli.common import DbOption, JsonOption, console, fmt_m2, print_json
+from demine.cli.common import DbOption, JsonOption, column_area_unit, console, fmt_area_in, fmt_m2, print_json
 from demine.domain.errors import DemineError
 
 if TYPE_CHECKING:
@@ -136,31 +136,36 @@ def summary(db: DbOption = None, json_out: JsonOption = False) -> None:
         print_json(data)
         return
     area = data["area"]
+    rows = data["hazards"]["by_type_status"]
+    # One unit for the table's area columns, named in their headers; --json keeps m².
+    unit, per = column_area_unit(v for r in rows for v in (r["area_m2"], r["remaining_m2"]))
     t = Table(title=f"Hazards ({data['hazards']['count']:,})")
-    for col in ("type", "status", "count", "area", "remaining"):
-        t.add_column(col, justify="right" if col in ("count", "area", "remaining") else "left")
-    for r in data["hazards"]["by_type_status"]:
+    for col in ("type", "status", "count", f"area ({unit})", f"remaining ({unit})"):
+        t.add_column(col, justify="left" if col in ("type", "status") else "right")
+    for r in rows:
         t.add_row(
             r["hazard_type"],
             r["status"],
             f"{r['count']:,}",
-            fmt_m2(r["area_m2"]),
-            fmt_m2(r["remaining_m2"]),
+            fmt_area_in(r["area_m2"], per),
+            fmt_area_in(r["remaining_m2"], per),
         )
     console.print(t)
-    a = Table(title="Land release balance")
-    a.add_column("")
-    a.add_column("area", justify="right")
-    a.add_column("share", justify="right")
-    original = area["original_m2"] or 1.0
-    for key, label in (
+    balance = (
         ("cancelled_m2", "cancelled (NTS)"),
         ("reduced_m2", "reduced (TS)"),
         ("cleared_m2", "cleared"),
         ("remaining_m2", "remaining"),
         ("original_m2", "original"),
-    ):
-        a.add_row(label, fmt_m2(area[key]), f"{area[key] / original:.1%}")
+    )
+    unit, per = column_area_unit(area[key] for key, _ in balance)
+    a = Table(title="Land release balance")
+    a.add_column("")
+    a.add_column(f"area ({unit})", justify="right")
+    a.add_column("share", justify="right")
+    original = area["original_m2"] or 1.0
+    for key, label in balance:
+        a.add_row(label, fmt_area_in(area[key], per), f"{area[key] / original:.1%}")
     console.print(a)
     mark = "[green]balanced[/]" if area["balanced"] else "[red]NOT balanced[/]"
     console.print(
@@ -221,9 +226,12 @@ def hazards_list(
         return
     shown = f"{offset + 1:,}–{offset + len(rows):,} of {total:,}" if rows else f"none of {total:,}"
     more = " (--offset and --limit page through the rest)" if offset + len(rows) < total else ""
+    unit, per = column_area_unit(v for r in rows for v in (r["area_m2"], r["remaining_area_m2"]))
     t = Table(title=f"Hazards: {shown}{more}")
-    for col in ("code", "type", "status", "admin", "priority", "area", "remaining"):
+    for col in ("code", "type", "status", "admin", "priority"):
         t.add_column(col)
+    for col in (f"area ({unit})", f"remaining ({unit})"):
+        t.add_column(col, justify="right")
     for r in rows:
         t.add_row(
             r["code"],
@@ -231,8 +239,8 @@ def hazards_list(
             r["status"],
             r["admin_pcode"] or "",
             r["priority"] or "",
-            fmt_m2(r["area_m2"]),
-            fmt_m2(r["remaining_area_m2"]),
+            fmt_area_in(r["area_m2"], per),
+            fmt_area_in(r["remaining_area_m2"], per),
         )
     console.print(t)
 
@@ -252,16 +260,21 @@ def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -
         print_json(data)
         return
     geometry = data.pop("geometry")
+    unit, per = column_area_unit(v for k, v in data.items() if k.endswith("area_m2"))
     t = Table(title=f"Hazard {code}", show_header=False)
     for key, value in data.items():
         if key in ("beneficiaries", "releases", "history", "entered_geometry"):
             continue
-        if value is None:
+        if key.endswith("area_m2"):
+            # The unit goes with the name ("area (ha)"): the value column holds other fields too.
+            key, shown = (
+                f"{key.removesuffix('_m2')} ({unit})",
+                "" if value is None else fmt_area_in(value, per),
+            )
+        elif value is None:
             shown = ""
         elif isinstance(value, list):
             shown = ", ".join(str(v) for v in value)
-        elif key.endswith("area_m2"):
-            shown = fmt_m2(value)
         else:
             shown = str(value)
         t.add_row(key, shown)
@@ -271,16 +284,21 @@ def hazards_show(code: str, db: DbOption = None, json_out: JsonOption = False) -
     )
     console.print(t)
     if data["releases"]:
+        unit, per = column_area_unit(
+            v for p in data["releases"] for v in (p["area_m2"], p["released_area_m2"])
+        )
         r = Table(title="Land release products")
-        for col in ("id", "method", "released on", "area", "released"):
+        for col in ("id", "method", "released on"):
             r.add_column(col)
+        for col in (f"area ({unit})", f"released ({unit})"):
+            r.add_column(col, justify="right")
         for p in data["releases"]:
             r.add_row(
                 str(p["id"]),
                 p["method"],
                 str(p["released_on"]),
-                fmt_m2(p["area_m2"]),
-                fmt_m2(p["released_area_m2"]),
+                fmt_area_in(p["area_m2"], per),
+                fmt_area_in(p["released_area_m2"], per),
             )
         console.print(r)
     if data["beneficiaries"]:
@@ -389,11 +407,12 @@ def history(
 
 
 def _history_table(series: list[dict], title: str, caption: str | None = None) -> Table:
+    unit, per = column_area_unit(v for row in series for v in (row["change_m2"], row["remaining_m2"]))
     t = Table(title=title, caption=caption)
-    for col in ("date", "change", "remaining"):
+    for col in ("date", f"change ({unit})", f"remaining ({unit})"):
         t.add_column(col, justify="right")
     for row in series:
-        t.add_row(str(row["date"]), fmt_m2(row["change_m2"]), fmt_m2(row["remaining_m2"]))
+        t.add_row(str(row["date"]), fmt_area_in(row["change_m2"], per), fmt_area_in(row["remaining_m2"], per))
     return t
 
 

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from demine.checks.rules import LAYER_TABLES, RULES, SEVERITIES
-from demine.cli.common import DbOption, ExitCode, JsonOption, console, fmt_m2, print_json
+from demine.cli.common import DbOption, ExitCode, JsonOption, console, print_json
 from demine.domain.errors import DemineError
 
 if TYPE_CHECKING:
@@ -192,7 +192,8 @@ def traverse(
         return
     table = Table(title=f"Traverse {file.name}", show_header=False)
     table.add_row("turning points", str(len(result.turning)))
-    table.add_row("area", f"{fmt_m2(result.area_m2)} ({result.area_m2:,.2f} m²)")
+    # Square metres to the centimetre, as a survey sheet gives them: one unit in the cell.
+    table.add_row("area (m²)", f"{result.area_m2:,.2f}")
     table.add_row("perimeter", f"{result.perimeter_m:,.2f} m")
     if result.closed_explicitly:
         precision = f" (1:{result.precision:,.0f})" if result.precision else ""

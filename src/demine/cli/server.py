@@ -23,7 +23,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[
-        int, typer.Option(min=1, help="Worker processes (SQLite readers scale across them).")
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes: one per CPU core for a busy server (each keeps its own tile and "
+            "feature caches; SQLite readers never wait for the writer or each other).",
+        ),
     ] = 1,
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark session cookies Secure (serve behind HTTPS).")

@@ -158,7 +158,11 @@ def _exit_if_rejected(rejected: int) -> None:
 
 def export_command(
     out: Annotated[Path, typer.Argument(help="File to write.")],
-    kind: Annotated[ExportKind, typer.Option("--kind", help="What to export.")],
+    kind: Annotated[
+        ExportKind,
+        # The kinds in the help text, which wraps at 80 columns; as a metavar they made one long line.
+        typer.Option("--kind", metavar="KIND", help=f"What to export: {', '.join(LAYERS)}."),
+    ],
     fmt: Annotated[
         ExportFormat | None, typer.Option("--format", help="File format [default: from the file name].")
     ] = None,

@@ -275,6 +275,72 @@ def _victim() -> Layer:
     )
 
 
+def _eore_session() -> Layer:
+    e, o, pt = schema.eore_session, schema.organisation.alias("org"), schema.eore_participant
+    attended = select(func.coalesce(func.sum(pt.c.count), 0)).where(pt.c.session_id == e.c.id)
+    return Layer(
+        "eore_session",
+        (
+            Column("id", e.c.id, "int"),
+            Column("held_on", e.c.held_on, "date"),
+            Column("method", e.c.method, "code", "eore_method"),
+            Column("organisation", o.c.code, "text"),
+            Column("admin_pcode", e.c.admin_pcode, "text"),
+            Column("participants", attended.scalar_subquery(), "int"),
+        ),
+        e.join(o, o.c.id == e.c.organisation_id),
+        e.c.geom,
+        "Point",
+        e.c.id,
+    )
+
+
+def _qa_visit() -> Layer:
+    v, n, act = schema.qa_visit, schema.qa_nonconformity, schema.activity.alias("act")
+    inspected, inspecting = schema.organisation.alias("inspected"), schema.organisation.alias("inspecting")
+    found = select(func.count()).where(n.c.visit_id == v.c.id)
+    return Layer(
+        "qa_visit",
+        (
+            Column("id", v.c.id, "int"),
+            Column("visited_on", v.c.visited_on, "date"),
+            Column("visit_type", v.c.visit_type, "code", "qa_visit_type"),
+            Column("result", v.c.result, "code", "qa_result"),
+            Column("inspected_organisation", inspected.c.code, "text"),
+            Column("inspecting_organisation", inspecting.c.code, "text"),
+            Column("activity", act.c.code, "text"),
+            Column("nonconformities", found.scalar_subquery(), "int"),
+            Column("comments", v.c.comments, "text"),
+        ),
+        v.join(inspected, inspected.c.id == v.c.inspected_organisation_id)
+        .join(inspecting, inspecting.c.id == v.c.inspecting_organisation_id)
+        .outerjoin(act, act.c.id == v.c.activity_id),
+        None,  # a visit is located by the activity it inspected
+        None,
+        v.c.id,
+    )
+
+
+def _qa_nonconformity() -> Layer:
+    n, v, o = schema.qa_nonconformity, schema.qa_visit, schema.organisation.alias("inspected")
+    return Layer(
+        "qa_nonconformity",
+        (
+            Column("id", n.c.id, "int"),
+            Column("visit", v.c.id, "int"),
+            Column("visited_on", v.c.visited_on, "date"),
+            Column("inspected_organisation", o.c.code, "text"),
+            Column("nc_type", n.c.nc_type, "code", "nc_type"),
+            Column("severity", n.c.severity, "code", "nc_severity"),
+            Column("measures", n.c.measures, "text"),
+        ),
+        n.join(v, v.c.id == n.c.visit_id).join(o, o.c.id == v.c.inspected_organisation_id),
+        None,
+        None,
+        n.c.id,
+    )
+
+
 LAYERS: dict[str, Callable[[], Layer]] = {
     "hazard": _hazard,
     "remaining": _remaining,
@@ -285,4 +351,7 @@ LAYERS: dict[str, Callable[[], Layer]] = {
     "admin": _admin,
     "team": _team,
     "victim": _victim,
+    "eore_session": _eore_session,
+    "qa_visit": _qa_visit,
+    "qa_nonconformity": _qa_nonconformity,
 }

@@ -14,6 +14,7 @@ returned as ``None`` values and named in :attr:`ArrowBatchReader.unsupported`.
 from __future__ import annotations
 
 import ctypes
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -172,8 +173,13 @@ def column_values(schema: ArrowSchema, array: ArrowArray) -> list[Any]:
         start, end = int(offsets[0]), int(offsets[-1])
         blob = ctypes.string_at(array.buffers[2], end) if end > 0 and array.buffers[2] else b""
         spans = offsets.tolist()
-        pieces = [blob[spans[i] : spans[i + 1]] for i in range(n)]
-        values = [_decode(p) for p in pieces] if fmt in "uU" else pieces
+        if fmt in "uU" and blob.isascii():
+            # Plain ASCII (most attribute text): one decode, then slices (bytes are characters).
+            text = blob.decode("ascii")
+            values = [text[a:b] for a, b in itertools.pairwise(spans)]
+        else:
+            pieces = [blob[spans[i] : spans[i + 1]] for i in range(n)]
+            values = [_decode(p) for p in pieces] if fmt in "uU" else pieces
         del start
     elif fmt == "tdD":
         days = _buffer(array, 1, np.int32, off + n)[off:]

@@ -56,6 +56,12 @@ class Context:
 
     def __post_init__(self) -> None:
         self.codes = CodeResolver(self.lists)
+        # What each (field, value) of a code, codes or date field read as: a file repeats the
+        # same few values in every row, and reading them depends on nothing that changes
+        # during an import (code lists, the date format). A ValueProblem is kept as well.
+        self.read_cache: dict[tuple[str, type, Any], Any] = {}
+        # Hazard attributes already found free of problems (see convert_hazard).
+        self.clean_hazard_attributes: set[tuple[Any, ...]] = set()
 
     @classmethod
     def load(cls, conn: Connection, lists: CodeLists, today: date, date_format: str | None) -> Context:
@@ -96,6 +102,8 @@ class Row:
     geometry: shapely.Geometry
     entered_text: str | None
     entered_crs: str
+    # The fields read already (parse_many over the batch); None: read them from ``values``.
+    parsed: dict[str, Any] | Rejection | None = None
 
 
 @dataclass
@@ -152,27 +160,55 @@ def rejection_of(problems: list[Problem]) -> Rejection:
     return Rejection(reason_of(problems[0]), message)
 
 
+_CACHED_TYPES = ("code", "codes", "date")
+_CACHEABLE = (str, int, float, date, type(None))
+_READ_CACHE_LIMIT = 100_000  # distinct values kept; a file of all-different dates clears it now and then
+
+
+def _read(spec: FieldSpec, raw: Any, ctx: Context) -> Any:
+    """One field's value from its raw value; raises ValueProblem."""
+    if spec.type == "code":
+        return ctx.codes.code(spec.code_list or "", raw, spec.name)
+    if spec.type == "codes":
+        return ctx.codes.codes(spec.code_list or "", raw, spec.name)
+    if spec.type == "date":
+        return as_date(raw, spec.name, ctx.date_format)
+    if spec.type == "int":
+        return as_int(raw, spec.name)
+    if spec.type == "float":
+        return as_float(raw, spec.name)
+    if spec.type == "ref":
+        return ctx.reference(spec.code_list or "", raw, spec.name)
+    return as_text(raw)
+
+
+def _read_cached(spec: FieldSpec, raw: Any, ctx: Context) -> Any:
+    if spec.type not in _CACHED_TYPES or not isinstance(raw, _CACHEABLE):
+        return _read(spec, raw, ctx)
+    key = (spec.name, type(raw), raw)  # the type too: True == 1, but they read differently
+    cache = ctx.read_cache
+    try:
+        found = cache[key]
+    except KeyError:
+        try:
+            found = _read(spec, raw, ctx)
+        except ValueProblem as problem:
+            found = problem
+        if len(cache) >= _READ_CACHE_LIMIT:
+            cache.clear()
+        cache[key] = found
+    if isinstance(found, ValueProblem):
+        raise found
+    return found
+
+
 def parse(fields: tuple[FieldSpec, ...], values: dict[str, Any], ctx: Context) -> dict[str, Any] | Rejection:
     """Read every field of a row; a rejection names every field that is wrong."""
     out: dict[str, Any] = {}
     problems: list[ValueProblem] = []
     for spec in fields:
-        raw = values.get(spec.name)
         try:
-            if spec.type == "code":
-                value: Any = ctx.codes.code(spec.code_list or "", raw, spec.name)
-            elif spec.type == "codes":
-                value = ctx.codes.codes(spec.code_list or "", raw, spec.name)
-            elif spec.type == "date":
-                value = as_date(raw, spec.name, ctx.date_format)
-            elif spec.type == "int":
-                value = as_int(raw, spec.name)
-            elif spec.type == "float":
-                value = as_float(raw, spec.name)
-            elif spec.type == "ref":
-                value = ctx.reference(spec.code_list or "", raw, spec.name)
-            else:
-                value = as_text(raw)
+            value = _read_cached(spec, values.get(spec.name), ctx)
         except ValueProblem as problem:
             problems.append(problem)
             continue
@@ -183,6 +219,64 @@ def parse(fields: tuple[FieldSpec, ...], values: dict[str, Any], ctx: Context) -
         # Missing fields first: they explain the row best.
         problems.sort(key=lambda p: p.reason != "missing_required_field")
         return Rejection(problems[0].reason, "; ".join(p.message for p in problems))
+    return out
+
+
+def _read_column(spec: FieldSpec, raws: list[Any], ctx: Context) -> list[Any]:
+    """One field of many rows: each value read, or the ValueProblem reading it raised."""
+    distinct = None
+    # References too: within one batch (read before any of it is written) a code names the
+    # same record in every row. Numbers are read one by one: 0.0 == -0.0, but not as stored.
+    if spec.type in _CACHED_TYPES or spec.type == "ref":
+        try:
+            distinct = {(type(raw), raw): raw for raw in raws}  # typed: True == 1
+        except TypeError:  # unhashable values (lists from GDAL): one at a time
+            distinct = None
+    if distinct is None or len(distinct) > len(raws) // 2:
+        read: list[Any] = []
+        for raw in raws:
+            try:
+                read.append(_read_cached(spec, raw, ctx))
+            except ValueProblem as problem:
+                read.append(problem)
+        return read
+    table: dict[tuple[type, Any], Any] = {}
+    for key, raw in distinct.items():
+        try:
+            table[key] = _read_cached(spec, raw, ctx)
+        except ValueProblem as problem:
+            table[key] = problem
+    return [table[type(raw), raw] for raw in raws]
+
+
+def parse_many(
+    fields: tuple[FieldSpec, ...], rows: list[dict[str, Any]], ctx: Context
+) -> list[dict[str, Any] | Rejection]:
+    """:func:`parse` of many rows, field by field: each distinct value of a code, codes or date
+    field is read once, and the rows come out as :func:`parse` gives them one by one."""
+    n = len(rows)
+    names = [spec.name for spec in fields]
+    columns: list[list[Any]] = []
+    bad = [False] * n
+    for spec in fields:
+        raws = [values.get(spec.name) for values in rows]
+        if spec.type == "text":
+            # as_text, inlined for the usual plain strings.
+            read = [(r.replace("\x00", "").strip() or None) if type(r) is str else as_text(r) for r in raws]
+        else:
+            read = _read_column(spec, raws, ctx)
+            for i, value in enumerate(read):
+                if isinstance(value, ValueProblem):
+                    bad[i] = True
+        if spec.required:
+            for i, value in enumerate(read):
+                if value is None or value == ():
+                    bad[i] = True
+        columns.append(read)
+    out: list[dict[str, Any] | Rejection] = []
+    for i, values in enumerate(zip(*columns, strict=True)):
+        # A row with a problem is read again the plain way, for parse's exact message.
+        out.append(parse(fields, rows[i], ctx) if bad[i] else dict(zip(names, values, strict=True)))
     return out
 
 
@@ -206,7 +300,7 @@ HAZARD_FIELDS = (
 
 def convert_hazard(row: Row, ctx: Context) -> Converted | Rejection:
     """A hazardous area (SHA/CHA) with its polygon."""
-    p = parse(HAZARD_FIELDS, row.values, ctx)
+    p = row.parsed if row.parsed is not None else parse(HAZARD_FIELDS, row.values, ctx)
     if isinstance(p, Rejection):
         return p
     lon, lat = p["benchmark_lon"], p["benchmark_lat"]
@@ -230,9 +324,24 @@ def convert_hazard(row: Row, ctx: Context) -> Converted | Rejection:
         entered_geometry=row.entered_text,
         source_id=p["source_id"],
     )
-    problems = hazard_attribute_problems(hazard, ctx.lists, ctx.today)
-    if problems:
-        return rejection_of(problems)
+    # The checks read these attributes only (the code just names the record in messages, and
+    # must not be blank): a combination once found clean is clean in every row.
+    checked = (
+        bool(hazard.code),
+        hazard.hazard_type,
+        hazard.status,
+        hazard.priority,
+        hazard.eo_categories,
+        hazard.evidence,
+        hazard.blockages,
+        hazard.reported_on,
+        hazard.benchmark,
+    )
+    if checked not in ctx.clean_hazard_attributes:
+        problems = hazard_attribute_problems(hazard, ctx.lists, ctx.today)
+        if problems:
+            return rejection_of(problems)
+        ctx.clean_hazard_attributes.add(checked)
     return Converted(hazard, p["source_id"], hazard.code)
 
 
@@ -249,7 +358,7 @@ RELEASE_FIELDS = (
 
 def convert_release(row: Row, ctx: Context) -> Converted | Rejection:
     """A land release product; the accounting checks it against its hazard when it is written."""
-    p = parse(RELEASE_FIELDS, row.values, ctx)
+    p = row.parsed if row.parsed is not None else parse(RELEASE_FIELDS, row.values, ctx)
     if isinstance(p, Rejection):
         return p
     record = f"release for hazard {p['hazard']}"
@@ -285,7 +394,7 @@ FIND_FIELDS = (
 
 def convert_find(row: Row, ctx: Context) -> Converted | Rejection:
     """Explosive ordnance found, at a point."""
-    p = parse(FIND_FIELDS, row.values, ctx)
+    p = row.parsed if row.parsed is not None else parse(FIND_FIELDS, row.values, ctx)
     if isinstance(p, Rejection):
         return p
     find = NewFind(
@@ -322,7 +431,7 @@ ACCIDENT_FIELDS = (
 
 def convert_accident(row: Row, ctx: Context) -> Converted | Rejection:
     """A mine/ERW accident, at a point (victims are personal data: not imported from files)."""
-    p = parse(ACCIDENT_FIELDS, row.values, ctx)
+    p = row.parsed if row.parsed is not None else parse(ACCIDENT_FIELDS, row.values, ctx)
     if isinstance(p, Rejection):
         return p
     accident = NewAccident(
@@ -351,7 +460,7 @@ ADMIN_FIELDS = (
 
 def convert_admin(row: Row, ctx: Context) -> Converted | Rejection:
     """An administrative area; its P-code is its identity (re-imports update by P-code)."""
-    p = parse(ADMIN_FIELDS, row.values, ctx)
+    p = row.parsed if row.parsed is not None else parse(ADMIN_FIELDS, row.values, ctx)
     if isinstance(p, Rejection):
         return p
     if p["level"] < 0:

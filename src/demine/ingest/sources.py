@@ -236,7 +236,10 @@ class GdalSource(Source):
                     _keep_impossible_dates(batch, self._date_columns())
                     names = list(batch)
                     n = len(wkb) if wkb is not None else (len(batch[names[0]]) if names else 0)
-                    attributes = [{name: batch[name][i] for name in names} for i in range(n)]
+                    columns = [batch[name] for name in names]
+                    attributes = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+                    if not names:
+                        attributes = [{} for _ in range(n)]
                     yield RawBatch(row, attributes, wkb)
                     row += n
                 reader.close()

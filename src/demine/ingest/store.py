@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import shapely
 from sqlalchemy import Connection, Table, func, insert, select, update
 
@@ -72,6 +74,18 @@ def geometry_digest(geom: shapely.Geometry) -> bytes:
     return hashlib.blake2b(wkb, digest_size=16).digest()
 
 
+def geometry_digests(geoms: Sequence[shapely.Geometry | None]) -> list[bytes | None]:
+    """:func:`geometry_digest` of many geometries at once (None for None)."""
+    array = np.asarray(geoms, dtype=object)
+    out: list[bytes | None] = [None] * len(array)
+    present = np.flatnonzero(~shapely.is_missing(array))
+    if len(present):
+        wkbs = shapely.to_wkb(shapely.normalize(array[present]), output_dimension=2).tolist()
+        for i, wkb in zip(present.tolist(), wkbs, strict=True):
+            out[i] = hashlib.blake2b(wkb, digest_size=16).digest()
+    return out
+
+
 def _duplicate(message: str) -> Rejection:
     return Rejection("duplicate", message)
 
@@ -96,6 +110,9 @@ class Store(ABC):
             self.by_source = dict(
                 conn.execute(select(t.c.source_id, t.c.id).where(t.c.source_id.is_not(None))).all()
             )
+
+    def prepare(self, first_row: int, geometries: Sequence[shapely.Geometry | None]) -> None:  # noqa: B027
+        """Look at a batch's checked geometries (row ``first_row`` first) before its rows are offered."""
 
     def offer(self, row: int, item: Converted) -> Rejection | None:
         """Queue a converted row for writing, or say why it is a duplicate."""
@@ -196,10 +213,16 @@ class HazardStore(Store):
         self.seen_geometry: dict[bytes, int] = {}
         p = schema.release_product
         self.releases = dict(conn.execute(select(p.c.hazard_id, func.count()).group_by(p.c.hazard_id)).all())
+        self.digests: dict[int, bytes | None] = {}  # row -> digest of the current batch's polygons
+
+    def prepare(self, first_row: int, geometries: Sequence[shapely.Geometry | None]) -> None:
+        # One vectorised pass instead of a normalize and a to_wkb per row.
+        digests = geometry_digests(geometries)
+        self.digests = dict(zip(range(first_row, first_row + len(digests)), digests, strict=True))
 
     def match(self, row: int, item: Converted) -> int | Rejection | None:
         h: NewHazard = item.record
-        digest = geometry_digest(h.geometry)
+        digest = self.digests.get(row) or geometry_digest(h.geometry)
         if digest in self.seen_geometry:
             return _duplicate(f"the same polygon as row {self.seen_geometry[digest]}")
         existing = self.by_source.get(item.source_id) if item.source_id is not None else None

@@ -9,19 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shapely
 from sqlalchemy import Connection, func, insert, select
 
 from demine.domain.codelists import CodeLists
 from demine.domain.errors import NotFoundError, Problem, ValidationError
 from demine.domain.rules import check_lon_lat, check_not_future, check_required
-from demine.geometry.area import geodesic_area
-from demine.geometry.polygons import as_multipolygon, polygon_problems
-from demine.geometry.reading import WGS84_CRS
-from demine.storage import gpkg_blob, postgres, schema
+from demine.storage import postgres, schema
 from demine.storage.codelists import load_code_lists
+
+if TYPE_CHECKING:
+    import shapely
+
+# demine.geometry.reading.WGS84_CRS, written out: the geometry modules (shapely, numpy, pyproj)
+# load where a polygon is checked or measured, not for `demine hazards list`.
+WGS84_CRS = "EPSG:4326"
 
 
 @dataclass
@@ -50,6 +53,8 @@ class NewHazard:
 
 def hazard_problems(h: NewHazard, lists: CodeLists, today: date) -> list[Problem]:
     """Every problem with one hazard, named by its code and field."""
+    from demine.geometry.polygons import polygon_problems
+
     record = f"hazard {h.code or '(no code)'}"
     return hazard_attribute_problems(h, lists, today) + polygon_problems(h.geometry, record, "geometry")
 
@@ -122,58 +127,87 @@ def insert_hazards(conn: Connection, hazards: Sequence[NewHazard], orgs: dict[st
     """
     if not hazards:
         return []
+    # Loaded here: numpy, shapely and pyproj are for the commands that write polygons.
+    import shapely
+
+    from demine.storage import bulk
+
     if conn.dialect.name == "postgresql":
         ids = postgres.reserve_ids(conn, "hazard", len(hazards))
     else:
         next_id = _next_id(conn)
         ids = list(range(next_id, next_id + len(hazards)))
-    rows, remaining_rows, events, beneficiaries = [], [], [], []
-    for hazard_id, h in zip(ids, hazards, strict=True):
-        geom = as_multipolygon(h.geometry)
-        area = geodesic_area(geom)
-        blob = gpkg_blob.encode(geom)
-        rows.append(
-            {
-                "id": hazard_id,
-                "code": h.code,
-                "name": h.name,
-                "hazard_type": h.hazard_type,
-                "status": h.status,
-                "organisation_id": orgs.get(h.organisation) if h.organisation else None,
-                "admin_pcode": h.admin_pcode,
-                "reported_on": h.reported_on,
-                "priority": h.priority,
-                "eo_categories": ",".join(h.eo_categories),
-                "evidence": ",".join(h.evidence),
-                "blockages": ",".join(h.blockages),
-                "benchmark_lon": h.benchmark[0] if h.benchmark else None,
-                "benchmark_lat": h.benchmark[1] if h.benchmark else None,
-                "area_m2": area,
-                "remaining_area_m2": area,
-                "entered_crs": h.entered_crs,
-                "entered_geometry": h.entered_geometry,
-                "source_id": h.source_id,
-                "geom": blob,
-            }
-        )
-        remaining_rows.append({"id": hazard_id, "area_m2": area, "geom": blob})
-        events.append(
-            {
-                "hazard_id": hazard_id,
-                "occurred_on": h.reported_on,
-                "event": "registered",
-                "change_m2": area,
-                "remaining_m2": area,
-                "release_product_id": None,
-            }
-        )
-        beneficiaries += [
-            {"hazard_id": hazard_id, "kind": k, "sex": s, "age_band": b, "count": n}
-            for (k, s, b), n in h.beneficiaries.items()
-        ]
-    conn.execute(insert(schema.hazard), rows)
-    conn.execute(insert(schema.hazard_remaining), remaining_rows)
-    conn.execute(insert(schema.hazard_area_event), events)
+    # Geometry work on whole arrays (see demine.storage.bulk): the same MultiPolygons, areas
+    # and GeoPackage blobs as one hazard at a time.
+    geoms = bulk.multipolygons([h.geometry for h in hazards])
+    areas = bulk.geodesic_areas(geoms).tolist()
+    bounds = shapely.bounds(geoms)
+    postgresql = conn.dialect.name == "postgresql"
+    stored = bulk.ewkb_hex(geoms) if postgresql else bulk.gpkg_blobs(geoms, bounds)
+    org_ids = [orgs.get(h.organisation) if h.organisation else None for h in hazards]
+    codes = [h.code for h in hazards]
+    statuses = [h.status for h in hazards]
+    reported = [h.reported_on for h in hazards]
+    # Until a release product changes a remaining polygon, both layers' R*Trees hold the same
+    # boxes: the second is then copied from the first rather than built again.
+    twins = bulk.same_rtrees(conn, "rtree_hazard_geom", "rtree_hazard_remaining_geom", most=len(hazards))
+    bulk.insert_rows(
+        conn,
+        schema.hazard,
+        {
+            "id": ids,
+            "code": codes,
+            "name": [h.name for h in hazards],
+            "hazard_type": [h.hazard_type for h in hazards],
+            "status": statuses,
+            "organisation_id": org_ids,
+            # What the trigger of migration 0006 would set: given here, it has nothing to do.
+            "organisation_code": [
+                h.organisation if o is not None else None for h, o in zip(hazards, org_ids, strict=True)
+            ],
+            "admin_pcode": [h.admin_pcode for h in hazards],
+            "reported_on": reported,
+            "priority": [h.priority for h in hazards],
+            "eo_categories": [",".join(h.eo_categories) for h in hazards],
+            "evidence": [",".join(h.evidence) for h in hazards],
+            "blockages": [",".join(h.blockages) for h in hazards],
+            "benchmark_lon": [h.benchmark[0] if h.benchmark else None for h in hazards],
+            "benchmark_lat": [h.benchmark[1] if h.benchmark else None for h in hazards],
+            "area_m2": areas,
+            "remaining_area_m2": areas,
+            "entered_crs": [h.entered_crs for h in hazards],
+            "entered_geometry": [h.entered_geometry for h in hazards],
+            "source_id": [h.source_id for h in hazards],
+            "geom": stored,
+        },
+        rtree=("geom", bounds),
+    )
+    bulk.insert_rows(
+        conn,
+        schema.hazard_remaining,
+        # code and status as the triggers of migration 0006 would copy them from the hazard.
+        {"id": ids, "area_m2": areas, "code": codes, "status": statuses, "geom": stored},
+        rtree=("geom", bounds),
+        rtree_copy_of="rtree_hazard_geom" if twins else None,
+    )
+    n = len(hazards)
+    bulk.insert_rows(
+        conn,
+        schema.hazard_area_event,
+        {
+            "hazard_id": ids,
+            "occurred_on": reported,
+            "event": ["registered"] * n,
+            "change_m2": areas,
+            "remaining_m2": areas,
+            "release_product_id": [None] * n,
+        },
+    )
+    beneficiaries = [
+        {"hazard_id": hazard_id, "kind": k, "sex": s, "age_band": b, "count": count}
+        for hazard_id, h in zip(ids, hazards, strict=True)
+        for (k, s, b), count in h.beneficiaries.items()
+    ]
     if beneficiaries:
         conn.execute(insert(schema.hazard_beneficiary), beneficiaries)
     return ids
@@ -265,6 +299,8 @@ def get_hazard(conn: Connection, code: str) -> dict[str, Any]:
         raise NotFoundError(f"no hazard with code {code!r}")
     data = dict(row._mapping)
     geom = data.pop("geom")
+    import shapely.geometry
+
     data["geometry"] = shapely.geometry.mapping(geom) if geom is not None else None
     data["eo_categories"] = [c for c in data["eo_categories"].split(",") if c]
     data["evidence"] = [c for c in data["evidence"].split(",") if c]

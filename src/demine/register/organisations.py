@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import shapely
 from sqlalchemy import Connection, insert, select
 
 from demine.domain.accreditation import Accreditation, accreditation_status
@@ -101,6 +100,9 @@ def add_teams(conn: Connection, teams: Sequence[NewTeam]) -> list[int]:
             problems += check_lon_lat(record, t.base[0], t.base[1], "base")
     if problems:
         raise ValidationError(problems)
+    # shapely (and numpy) load only to write a base: `demine summary` reads teams without them.
+    import shapely
+
     rows = [
         {
             "code": t.code,

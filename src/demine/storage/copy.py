@@ -9,7 +9,7 @@ record had is not handed out again on the new store.
 ``verify_copy`` then reads both stores side by side, table by table in id order, and compares
 every column of every row: counts, ids, attributes, areas, audit history, and geometries
 (exactly equal coordinates). Timestamps are compared to the second when one side is SQLite,
-whose GeoPackage DATETIME keeps whole seconds.
+whose GeoPackage DATETIME keeps milliseconds (older files whole seconds).
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def verify_copy(
     """Every difference between two databases' registers (empty when they hold the same records).
 
     ``whole_seconds``: compare timestamps to the second (default: when either side is SQLite,
-    whose GeoPackage DATETIME has no fractions; pass True for a copy that went through one).
+    whose GeoPackage DATETIME has no microseconds; pass True for a copy that went through one).
     """
     if whole_seconds is None:
         whole_seconds = "sqlite" in (source.dialect.name, target.dialect.name)

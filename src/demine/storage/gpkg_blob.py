@@ -7,8 +7,10 @@ or none for empty geometries), the SRS id, the envelope, then ISO WKB.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
-import shapely
+if TYPE_CHECKING:
+    import shapely
 
 WGS84_SRS_ID = 4326
 
@@ -22,6 +24,9 @@ def encode(geom: shapely.Geometry | None, srs_id: int = WGS84_SRS_ID) -> bytes |
     """GeoPackage blob of a geometry (None stays None)."""
     if geom is None:
         return None
+    # shapely (and numpy) load on first use: a command that reads no geometry never pays for them.
+    import shapely
+
     wkb = shapely.to_wkb(geom, byte_order=1, flavor="iso", include_srid=False)
     if geom.is_empty:
         return struct.pack("<2sBBi", b"GP", 0, _FLAG_LITTLE_ENDIAN | _FLAG_EMPTY, srs_id) + wkb
@@ -59,6 +64,8 @@ def decode(blob: bytes | None) -> shapely.Geometry | None:
     """Geometry from a GeoPackage blob (None stays None)."""
     if blob is None:
         return None
+    import shapely
+
     return shapely.from_wkb(bytes(blob[_wkb_offset(blob) :]))
 
 

@@ -9,17 +9,19 @@ are accepted on both, so bulk writers can encode in one go.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
-import shapely
 from sqlalchemy import Date, DateTime, LargeBinary
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Text, TypeDecorator, UserDefinedType
 
 from demine.storage import gpkg_blob
+
+if TYPE_CHECKING:
+    import shapely
 
 WGS84 = 4326
 
@@ -27,6 +29,9 @@ WGS84 = 4326
 def _to_ewkb_hex(value: Any) -> str | None:
     if value is None:
         return None
+    # shapely (and numpy) load on first use: a command that reads no geometry never pays for them.
+    import shapely
+
     if isinstance(value, bytes | bytearray | memoryview):
         value = gpkg_blob.decode(bytes(value))  # a GeoPackage blob from a bulk writer
     if not isinstance(value, shapely.Geometry):
@@ -37,6 +42,8 @@ def _to_ewkb_hex(value: Any) -> str | None:
 def _from_ewkb(value: Any) -> shapely.Geometry | None:
     if value is None:
         return None
+    import shapely
+
     if isinstance(value, memoryview):
         value = bytes(value)
     # Drop the SRID GEOS read from the EWKB: geometries compare the same as those read from SQLite.
@@ -61,6 +68,8 @@ class Geometry(UserDefinedType):
         def process(value: Any) -> bytes | None:
             if value is None or isinstance(value, bytes | bytearray | memoryview):
                 return value
+            import shapely
+
             if isinstance(value, shapely.Geometry):
                 return gpkg_blob.encode(value)
             raise TypeError(f"cannot store {type(value).__name__} in a geometry column")
@@ -84,7 +93,9 @@ def _geometry_postgresql(type_: Geometry, compiler: Any, **kw: Any) -> str:
 class _UTCTimestamp(TypeDecorator):
     """``timestamptz`` on PostgreSQL, read and written as naive UTC like the SQLite column."""
 
-    impl = postgresql.TIMESTAMP(timezone=True)
+    # The generic type, which PostgreSQL writes as TIMESTAMP WITH TIME ZONE: importing its dialect
+    # here would cost every SQLite command a few hundredths of a second at start.
+    impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
@@ -98,26 +109,78 @@ class _UTCTimestamp(TypeDecorator):
         return value.astimezone(UTC).replace(tzinfo=None)
 
 
-# GeoPackage stores DATETIME as ISO 8601 in UTC with a 'T' and a 'Z' (OGC 12-128r18
-# §1.1.1.1.1); SQLAlchemy's SQLite default ("2026-01-31 12:00:00.000000") makes GDAL warn
-# about every row.
-_GPKG_DATETIME = sqlite.DATETIME(
-    storage_format="%(year)04d-%(month)02d-%(day)02dT%(hour)02d:%(minute)02d:%(second)02dZ",
-    regexp=r"(\d+)-(\d+)-(\d+)T(\d+):(\d+):(\d+)(?:\.\d+)?Z?",
+# GeoPackage stores DATETIME as ISO 8601 in UTC, ``YYYY-MM-DDTHH:MM:SS.SSSZ`` (OGC 12-128r18
+# §1.1.1.1.1, Requirement 5). GDAL 3.6 warns "Non-conformant content" on anything else, even the
+# same instant without milliseconds; SQLAlchemy's SQLite default ("2026-01-31 12:00:00.000000")
+# is further still. SQLite's strftime writes the form with %f (seconds with milliseconds).
+GPKG_DATETIME_SQL = "%Y-%m-%dT%H:%M:%fZ"
+
+
+def gpkg_datetime(value: datetime) -> str:
+    """``value`` as a GeoPackage DATETIME: UTC (a naive value already is), to the millisecond."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_stored_datetime(value: str) -> datetime:
+    """A naive UTC datetime from a stored timestamp text, in any form demine ever wrote.
+
+    ``2026-01-31T12:00:00.000Z`` (now), ``2026-01-31T12:00:00Z`` (before migration 0007),
+    ``2026-01-31 12:00:00[.ffffff]`` (older still; no zone means UTC), or an offset a desktop
+    GIS may write (``+01:00``), which is turned into UTC.
+    """
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a timestamp: {value!r} (expected YYYY-MM-DDTHH:MM:SS.SSSZ)") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+class _GeoPackageDateTime(sqlite.DATETIME):
+    """SQLite ``DATETIME`` column holding GeoPackage DATETIME text, read back as naive UTC."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Any) -> Any:
+        def process(value: Any) -> str | None:
+            if value is None:
+                return None
+            if isinstance(value, datetime):
+                return gpkg_datetime(value)
+            if isinstance(value, date):
+                return f"{value.isoformat()}T00:00:00.000Z"
+            raise TypeError(f"cannot store {type(value).__name__} in a timestamp column")
+
+        return process
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        def process(value: Any) -> datetime | None:
+            return None if value is None else parse_stored_datetime(value)
+
+        return process
+
+
+Timestamp = (
+    DateTime().with_variant(_GeoPackageDateTime(), "sqlite").with_variant(_UTCTimestamp(), "postgresql")
 )
-Timestamp = DateTime().with_variant(_GPKG_DATETIME, "sqlite").with_variant(_UTCTimestamp(), "postgresql")
 
 
 class utcnow(FunctionElement):
-    """The current UTC time, as the database writes it (GeoPackage format on SQLite)."""
+    """The current UTC time, as the database writes it (GeoPackage DATETIME on SQLite)."""
 
-    type = DateTime()
+    type = Timestamp
     inherit_cache = True
 
 
 @compiles(utcnow, "sqlite")
 def _utcnow_sqlite(element: utcnow, compiler: Any, **kw: Any) -> str:
-    return "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+    return f"strftime('{GPKG_DATETIME_SQL}', 'now')"
 
 
 @compiles(utcnow)
@@ -167,7 +230,7 @@ def _raw_geometry_postgresql(element: raw_geometry, compiler: Any, **kw: Any) ->
 
 
 class stored_text(FunctionElement):
-    """A date or timestamp column as the ISO text a GeoPackage stores (``YYYY-MM-DDTHH:MM:SSZ``).
+    """A date or timestamp column as the ISO text a GeoPackage stores (``YYYY-MM-DDTHH:MM:SS.SSSZ``).
 
     SQLite hands the stored text out as it is; PostgreSQL formats its date or timestamptz the
     same way, so both stores give the API identical strings.
@@ -188,4 +251,4 @@ def _stored_text_postgresql(element: stored_text, compiler: Any, **kw: Any) -> s
     column_type = element.clauses.clauses[0].type
     if isinstance(column_type, Date):
         return f"to_char({inner}, 'YYYY-MM-DD')"
-    return f"""to_char({inner} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    return f"""to_char({inner} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
