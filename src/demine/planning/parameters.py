@@ -30,6 +30,11 @@ from demine.planning.distributions import Distribution, Fixed, Funnel, Lognormal
 
 TEAM_TYPES: tuple[str, ...] = ("manual", "mdd", "mechanical", "nts", "ts")
 STAGES: tuple[str, ...] = ("nts", "ts", "clearance")
+STAGE_LABELS: dict[str, str] = {
+    "nts": "non-technical survey",
+    "ts": "technical survey",
+    "clearance": "clearance",
+}
 STAGE_OF: dict[str, str] = {
     "manual": "clearance",
     "mdd": "clearance",

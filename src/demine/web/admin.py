@@ -1,5 +1,5 @@
 """Pages for running the programme: teams and accreditations, organisations, official reports,
-quality assurance visits, and user management for admins.
+and user management for admins (QA visits and risk education: :mod:`demine.web.quality`).
 
 Every page reads through the library the command line and the REST API use: the team list and
 accreditation flags of :mod:`demine.register.roster`, the team status of
@@ -16,17 +16,17 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from demine.accounts import tokens as tokens_lib
 from demine.accounts import users as users_lib
 from demine.accounts.ratelimit import normalise_username
 from demine.accounts.roles import ADMIN, ORG, ORGANISATION_ROLES, ROLES, scope
 from demine.accounts.tokens import TokenInfo
-from demine.api.resources import RESOURCES
 from demine.api.security import context
 from demine.domain.errors import DemineError, NotFoundError, ValidationError
 from demine.register import roster
@@ -39,8 +39,10 @@ from demine.storage.codelists import all_code_labels
 from demine.web.register import code_label, error_page, fmt_date
 from demine.web.routes import render
 from demine.web.session import PageSession, check_form_csrf
+from demine.workflow import kinds
 
 router = APIRouter(include_in_schema=False)
+Csrf = Annotated[str, Form(max_length=200)]
 REPORT_TYPES = {
     "pdf": "application/pdf",
     "html": "text/html; charset=utf-8",
@@ -73,9 +75,25 @@ def _problems(exc: DemineError) -> list[str]:
 
 @router.get("/teams")
 def teams_page(
-    request: Request, info: PageSession, org: Annotated[str | None, Query(max_length=100)] = None
+    request: Request,
+    info: PageSession,
+    org: Annotated[str | None, Query(max_length=100)] = None,
+    done: Annotated[str | None, Query(max_length=120)] = None,
 ) -> Response:
     """Teams with organisation, type, base and accreditation status, expiries flagged."""
+    message = ADDED.get(request.query_params.get("added", ""), "").format(done) if done else None
+    return _teams_page(request, info, org, done=message)
+
+
+def _teams_page(
+    request: Request,
+    info: TokenInfo,
+    org: str | None,
+    status_code: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    form: dict[str, str] | None = None,
+    done: str | None = None,
+) -> Response:
     user = info.user
     found = scope(user.role, "teams", "read")
     if found is None:
@@ -97,6 +115,7 @@ def teams_page(
         ids = dict(conn.execute(select(S.team.c.code, S.team.c.id)).all())
         labels = all_code_labels(conn)
         orgs = [] if found == ORG else roster.list_organisations(conn)
+        choices = _choices(conn) if may_add(info, "teams") or may_add(info, "accreditations") else {}
     by_team: dict[str, list[dict[str, Any]]] = {}
     for acc in accreditations:
         acc["activity"] = code_label(labels, "activity_type", acc["activity_type"])
@@ -123,6 +142,14 @@ def teams_page(
         request,
         info,
         "teams.html",
+        status_code=status_code,
+        errors=errors or {},
+        form=form or {},
+        done=done,
+        may_add_team=may_add(info, "teams"),
+        may_add_accreditation=may_add(info, "accreditations"),
+        choices=choices,
+        all_teams=sorted(ids),
         teams=teams,
         counts=counts,
         team_counts=team_counts,
@@ -137,12 +164,26 @@ def teams_page(
 
 
 @router.get("/organisations")
-def organisations_page(request: Request, info: PageSession) -> Response:
+def organisations_page(
+    request: Request, info: PageSession, done: Annotated[str | None, Query(max_length=120)] = None
+) -> Response:
     """Every organisation, with its teams and people where this role may count them."""
+    return _organisations_page(request, info, done=ADDED["organisation"].format(done) if done else None)
+
+
+def _organisations_page(
+    request: Request,
+    info: TokenInfo,
+    status_code: int = 200,
+    errors: list[str] | None = None,
+    form: dict[str, str] | None = None,
+    done: str | None = None,
+) -> Response:
     user = info.user
     with context(request).reading() as conn:
         orgs = roster.list_organisations(conn)
         labels = all_code_labels(conn)
+        choices = _choices(conn) if may_add(info, "organisations") else {}
     teams_scope = scope(user.role, "teams", "read")
     people_scope = scope(user.role, "persons", "read")
     for o in orgs:
@@ -151,7 +192,200 @@ def organisations_page(request: Request, info: PageSession) -> Response:
         # Another organisation's staff is not an operator's to count.
         o["teams"] = o["teams"] if teams_scope == "all" or (teams_scope and own) else None
         o["people"] = o["people"] if people_scope == "all" or (people_scope and own) else None
-    return render(request, info, "organisations.html", orgs=orgs)
+    return render(
+        request,
+        info,
+        "organisations.html",
+        status_code=status_code,
+        orgs=orgs,
+        errors=errors or [],
+        form=form or {},
+        done=done,
+        may_add=may_add(info, "organisations"),
+        choices=choices,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# adding teams, accreditations and organisations (the API's functions, with audit rows)
+
+ADDED = {
+    "team": "Added team {}.",
+    "accreditation": "Added an accreditation of team {}.",
+    "organisation": "Added organisation {}.",
+}
+
+
+def may_add(info: TokenInfo, resource: str) -> bool:
+    """Whether this user creates records of ``resource`` (``roles.PERMISSIONS``, as the API)."""
+    return scope(info.user.role, resource, "create") is not None
+
+
+def _choices(conn: Any) -> dict[str, list[tuple[str, str]]]:
+    c, o = S.code_list, S.organisation
+
+    def codes(name: str) -> list[tuple[str, str]]:
+        rows = conn.execute(
+            select(c.c.code, c.c.label).where(c.c.list_name == name).order_by(c.c.sort_order, c.c.code)
+        )
+        return [(r.code, r.label) for r in rows]
+
+    return {
+        "orgs": [
+            (r.code, f"{r.code} – {r.name}")
+            for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
+        ],
+        "team_types": codes("team_type"),
+        "activity_types": codes("activity_type"),
+        "organisation_types": codes("organisation_type"),
+    }
+
+
+def _field_problems(exc: DemineError) -> dict[str, list[str]]:
+    """A refusal by field (``""``: not about one field), for messages beside the inputs."""
+    out: dict[str, list[str]] = {}
+    if isinstance(exc, ValidationError):
+        for p in exc.problems:
+            out.setdefault(p.field or "", []).append(p.message)
+    else:
+        out[""] = [str(exc)]
+    return out
+
+
+def _write(request: Request, info: TokenInfo, kind: str, payload: dict[str, Any]) -> dict[str, list[str]]:
+    """Write one record with ``kinds.write`` (what ``POST /api/...`` runs); its problems, if any."""
+    try:
+        with context(request).writing() as conn:
+            kinds.write(conn, kind, payload, actor=info.user.username)
+    except DemineError as exc:
+        return _field_problems(exc)
+    return {}
+
+
+def _form_value(value: str) -> str | None:
+    return value.strip() or None
+
+
+FormText = Annotated[str, Form(max_length=200)]
+
+
+@router.post("/teams")
+def add_team_form(
+    request: Request,
+    info: PageSession,
+    csrf: Csrf,
+    code: FormText = "",
+    name: FormText = "",
+    organisation: FormText = "",
+    team_type: FormText = "",
+    members: Annotated[str, Form(max_length=10)] = "",
+    base_lon: Annotated[str, Form(max_length=30)] = "",
+    base_lat: Annotated[str, Form(max_length=30)] = "",
+) -> Response:
+    """Add a team (admin, IM officer)."""
+    check_form_csrf(info, csrf)
+    if not may_add(info, "teams"):
+        return error_page(request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add teams.")
+    form = {
+        "code": code,
+        "name": name,
+        "organisation": organisation,
+        "team_type": team_type,
+        "members": members,
+        "base_lon": base_lon,
+        "base_lat": base_lat,
+        "form": "team",
+    }
+    problems: dict[str, list[str]] = {}
+    payload: dict[str, Any] = {
+        "code": _form_value(code),
+        "name": _form_value(name),
+        "organisation": _form_value(organisation),
+        "team_type": _form_value(team_type),
+    }
+    if members.strip():
+        if members.strip().isdigit():
+            payload["members"] = int(members)
+        else:
+            problems["members"] = [f"{members.strip()[:12]!r} is not a whole number of people"]
+    if base_lon.strip() or base_lat.strip():
+        try:
+            payload["base"] = [float(base_lon), float(base_lat)]
+        except ValueError:
+            problems["base"] = ["give both longitude and latitude as decimal degrees, e.g. 66.95 and 34.51"]
+    if not problems:
+        problems = _write(request, info, "team", payload)
+    if problems:
+        return _teams_page(request, info, None, 422, problems, form)
+    return RedirectResponse(
+        "/teams?" + urlencode({"added": "team", "done": payload["code"]}), status_code=303
+    )
+
+
+@router.post("/teams/accreditations")
+def add_accreditation_form(
+    request: Request,
+    info: PageSession,
+    csrf: Csrf,
+    team: FormText = "",
+    activity_type: FormText = "",
+    issued_on: Annotated[str, Form(max_length=20)] = "",
+    expires_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Add an accreditation to a team (admin, IM officer)."""
+    check_form_csrf(info, csrf)
+    if not may_add(info, "accreditations"):
+        return error_page(
+            request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add accreditations."
+        )
+    form = {
+        "team": team,
+        "activity_type": activity_type,
+        "issued_on": issued_on,
+        "expires_on": expires_on,
+        "form": "accreditation",
+    }
+    payload = {
+        "team": _form_value(team),
+        "activity_type": _form_value(activity_type),
+        "issued_on": _form_value(issued_on),
+        "expires_on": _form_value(expires_on),
+    }
+    problems = _write(request, info, "accreditation", payload)
+    if problems:
+        return _teams_page(
+            request, info, None, 422, {f"acc_{k}" if k else "": v for k, v in problems.items()}, form
+        )
+    return RedirectResponse(
+        "/teams?" + urlencode({"added": "accreditation", "done": payload["team"]}), status_code=303
+    )
+
+
+@router.post("/organisations")
+def add_organisation_form(
+    request: Request,
+    info: PageSession,
+    csrf: Csrf,
+    code: FormText = "",
+    name: FormText = "",
+    organisation_type: FormText = "",
+    country: FormText = "",
+) -> Response:
+    """Add an organisation (admin, IM officer)."""
+    check_form_csrf(info, csrf)
+    if not may_add(info, "organisations"):
+        return error_page(
+            request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add organisations."
+        )
+    form = {"code": code, "name": name, "organisation_type": organisation_type, "country": country}
+    payload = {k: _form_value(v) for k, v in form.items()}
+    problems = _write(request, info, "organisation", payload)
+    if problems:
+        messages = [
+            f"{k.replace('_', ' ').capitalize()}: {m}" if k else m for k, ms in problems.items() for m in ms
+        ]
+        return _organisations_page(request, info, 422, messages, form)
+    return RedirectResponse("/organisations?" + urlencode({"done": payload["code"]}), status_code=303)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,110 +476,6 @@ def report_download(
 
 
 # ---------------------------------------------------------------------------------------------
-# quality assurance
-
-
-@router.get("/qa")
-def qa_page(request: Request, info: PageSession) -> Response:
-    """QA visits, newest first, with their non-conformities (the QA officer's place)."""
-    user = info.user
-    res = RESOURCES["qa_visits"]
-    found = scope(user.role, res.name, "read")
-    if found is None:
-        return error_page(request, info, 403, f"A {user.role.replace('_', ' ')} does not see QA visits.")
-    v, n, o, a = S.qa_visit, S.qa_nonconformity, S.organisation, S.activity
-    inspecting = o.alias("inspecting")
-    ncs = select(n.c.visit_id, func.count().label("n")).group_by(n.c.visit_id).subquery()
-    query = (
-        select(
-            v.c.id,
-            v.c.visited_on,
-            v.c.visit_type,
-            v.c.result,
-            o.c.code.label("inspected"),
-            inspecting.c.code.label("inspecting"),
-            a.c.code.label("activity"),
-            v.c.activity_id,
-            func.coalesce(ncs.c.n, 0).label("nonconformities"),
-        )
-        .select_from(v)
-        .join(o, o.c.id == v.c.inspected_organisation_id)
-        .join(inspecting, inspecting.c.id == v.c.inspecting_organisation_id)
-        .outerjoin(a, a.c.id == v.c.activity_id)
-        .outerjoin(ncs, ncs.c.visit_id == v.c.id)
-    )
-    if found == ORG:
-        query = query.where(v.c.inspected_organisation_id == user.organisation_id)
-    with context(request).reading() as conn:
-        total = conn.execute(
-            select(func.count()).select_from(query.with_only_columns(v.c.id).subquery())
-        ).scalar_one()
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(query.order_by(v.c.visited_on.desc(), v.c.id.desc()).limit(200))
-        ]
-        labels = all_code_labels(conn)
-    for row in rows:
-        row["date"] = fmt_date(row["visited_on"])
-        row["type_label"] = code_label(labels, "qa_visit_type", row["visit_type"])
-        row["result_label"] = code_label(labels, "qa_result", row["result"])
-    return render(
-        request,
-        info,
-        "qa.html",
-        visits=rows,
-        total=total,
-        from_review=request.query_params.get("from") == "review",
-        may_record=scope(user.role, res.name, "create") is not None,
-    )
-
-
-@router.get("/eore")
-def eore_page(request: Request, info: PageSession) -> Response:
-    """Explosive ordnance risk education sessions, newest first, with how many attended."""
-    user = info.user
-    found = scope(user.role, "eore_sessions", "read")
-    if found is None:
-        return error_page(request, info, 403, f"A {user.role.replace('_', ' ')} does not see EORE sessions.")
-    e, p, o, ar = S.eore_session, S.eore_participant, S.organisation, S.admin_area
-    people = select(p.c.session_id, func.sum(p.c.count).label("n")).group_by(p.c.session_id).subquery()
-    query = (
-        select(
-            e.c.id,
-            e.c.held_on,
-            e.c.method,
-            o.c.code.label("organisation"),
-            e.c.admin_pcode,
-            ar.c.name.label("area"),
-            func.coalesce(people.c.n, 0).label("participants"),
-        )
-        .select_from(e)
-        .join(o, o.c.id == e.c.organisation_id)
-        .outerjoin(ar, ar.c.pcode == e.c.admin_pcode)
-        .outerjoin(people, people.c.session_id == e.c.id)
-    )
-    if found == ORG:
-        query = query.where(e.c.organisation_id == user.organisation_id)
-    with context(request).reading() as conn:
-        total = conn.execute(
-            select(func.count()).select_from(query.with_only_columns(e.c.id).subquery())
-        ).scalar_one()
-        counted = select(func.coalesce(func.sum(p.c.count), 0)).join(e, e.c.id == p.c.session_id)
-        if found == ORG:
-            counted = counted.where(e.c.organisation_id == user.organisation_id)
-        attended = conn.execute(counted).scalar_one()
-        rows = [
-            dict(r._mapping)
-            for r in conn.execute(query.order_by(e.c.held_on.desc(), e.c.id.desc()).limit(200))
-        ]
-        labels = all_code_labels(conn)
-    for row in rows:
-        row["date"] = fmt_date(row["held_on"])
-        row["method_label"] = code_label(labels, "eore_method", row["method"])
-    return render(request, info, "eore.html", sessions=rows, total=total, attended=attended)
-
-
-# ---------------------------------------------------------------------------------------------
 # user management (admins)
 
 
@@ -426,7 +556,6 @@ def _checked(request: Request, info: TokenInfo, csrf: str) -> HTMLResponse | Non
     return refused
 
 
-Csrf = Annotated[str, Form(max_length=200)]
 Username = Annotated[str, Form(max_length=100)]
 
 

@@ -73,6 +73,17 @@ def _text(
         return fmt_date(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        # Nested records (an accident's victims): one numbered entry each, field by field.
+        return "; ".join(
+            f"{n}. "
+            + ", ".join(
+                f"{heading(k)}: {_text(conn, table, k, v, labels, None)}"
+                for k, v in item.items()
+                if v not in (None, "", [])
+            )
+            for n, item in enumerate(value, 1)
+        )
     if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
         return f"{value[0]:.6f}, {value[1]:.6f}"
     return str(value)

@@ -315,6 +315,9 @@ class ListQuery:
     priority: str | None = None
     sort: str | None = None
     page: int = 1
+    # A period on the resource's date column (pages that offer it: EORE, QA visits, accidents).
+    date_from: date | None = None
+    date_to: date | None = None
 
     def params(self, **changes: Any) -> str:
         """This query string with ``changes`` (None drops a parameter; page 1 is left out)."""
@@ -326,6 +329,24 @@ class ListQuery:
 def _clean(value: str | None) -> str | None:
     value = (value or "").strip()
     return value or None
+
+
+def parse_day(value: str | None, label: str) -> date | None:
+    """An ISO date typed in a filter, or a :class:`DemineError` naming the field and the reason."""
+    value = _clean(value)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DemineError(f"{label}: {value[:20]!r} is not a date written YYYY-MM-DD.") from None
+
+
+def _accident_organisation() -> ColumnElement:
+    # Accidents have no organisation of their own: one met during an activity counts for that
+    # activity's organisation (a civilian accident has none, so an organisation filter drops it).
+    a = S.activity
+    return select(a.c.organisation_id).where(a.c.id == S.accident.c.activity_id).scalar_subquery()
 
 
 def condition(listing: Listing, user: User, query: ListQuery) -> ColumnElement:
@@ -342,9 +363,16 @@ def condition(listing: Listing, user: User, query: ListQuery) -> ColumnElement:
         type=query.type if res.type_column else None,
         organisation=query.org if res.organisation else None,
         admin_area=query.admin if res.admin_column else None,
+        date_from=query.date_from if res.date_column else None,
+        date_to=query.date_to if res.date_column else None,
     )
     t = res.table
     ids = api_records._filtered(select(t.c.id), res, filters)
+    if query.org and res.name == "accidents":
+        o = S.organisation
+        ids = ids.where(
+            _accident_organisation() == select(o.c.id).where(o.c.code == query.org).scalar_subquery()
+        )
     if found == ORG:
         ids = ids.where(res.organisation() == user.organisation_id)
     if query.q:
@@ -447,7 +475,7 @@ def _options(conn: Connection, listing: Listing) -> dict[str, list[tuple[str, st
         options["status"] = codes(listing.status_list)
     if res.type_column and listing.type_list:
         options["type"] = codes(listing.type_list)
-    if res.organisation:
+    if res.organisation or res.name == "accidents":
         options["org"] = [
             (r.code, f"{r.code} – {r.name}")
             for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
@@ -498,6 +526,8 @@ def register_list(
     priority: Annotated[str | None, Query(max_length=50)] = None,
     sort: Annotated[str | None, Query(max_length=60)] = None,
     page: Annotated[str | None, Query(max_length=12)] = None,
+    date_from: Annotated[str | None, Query(max_length=20)] = None,
+    date_to: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     """A list of one kind of record (``NAME``), or its download (``NAME.csv|xlsx|geojson``)."""
     kind, _, fmt = name.partition(".")
@@ -507,6 +537,10 @@ def register_list(
         return error_page(request, info, 404, f"The register has no list {name!r}. It lists {known}.")
     # A page number a person mangled in the address bar shows the first (or last) page.
     number = int(page) if page and page.isascii() and page.isdigit() else 1
+    try:
+        since, until = parse_day(date_from, "From"), parse_day(date_to, "To")
+    except DemineError as exc:
+        return error_page(request, info, 400, str(exc))
     query = ListQuery(
         _clean(q),
         _clean(status),
@@ -516,6 +550,8 @@ def register_list(
         _clean(priority),
         _clean(sort),
         min(max(number, 1), MAX_PAGE),
+        since,
+        until,
     )
     try:
         if fmt:
@@ -596,7 +632,11 @@ def _list_page(request: Request, info: TokenInfo, listing: Listing, query: ListQ
         next_href="?" + query.params(page=page + 1) if page < pages else None,
         filters=filters,
         exports=exports,
-        filtered=any(getattr(query, k) for k in ("q", "status", "type", "org", "admin", "priority")),
+        period=heading(listing.resource.date_column or "") if listing.resource.date_column else None,
+        filtered=any(
+            getattr(query, k)
+            for k in ("q", "status", "type", "org", "admin", "priority", "date_from", "date_to")
+        ),
     )
 
 

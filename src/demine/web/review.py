@@ -45,6 +45,10 @@ def submission_page(request: Request, info: PageSession, submission_id: Submissi
 
     user = info.user
     if submission_scope(user.role, "read") is None:
+        from demine.web.quality import checks_submissions, qa_submission_page
+
+        if checks_submissions(user.role):  # quality assurance reads, takes no workflow action
+            return qa_submission_page(request, info, submission_id)
         return error_page(request, info, 403, f"a {user.role} does not see submissions")
     try:
         with context(request).reading() as conn:

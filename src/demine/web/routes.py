@@ -28,10 +28,10 @@ from demine.api.resources import RESOURCE_OF_TABLE
 from demine.api.security import Ctx, CurrentUser, context
 from demine.domain import palette
 from demine.domain.errors import NotFoundError
+from demine.planning.parameters import STAGE_LABELS
 from demine.storage import schema
 from demine.synthetic.marker import BANNER as DEMO_BANNER
 from demine.synthetic.marker import is_synthetic_demo
-from demine.web import dashboard, svg
 from demine.web.forms import FORMS, form_context
 from demine.web.session import PageSession, login_response, logout_response, safe_next, session_token
 from demine.workflow import submissions as workflow
@@ -56,12 +56,15 @@ def _fmt_km2(value: float | None) -> str:
 
 templates.env.filters["m2"] = _fmt_m2
 templates.env.filters["km2"] = _fmt_km2
+templates.env.filters["stage"] = lambda code: STAGE_LABELS.get(code, code) if code else "—"
 
 
 def nav(info: TokenInfo) -> list[tuple[str, str]]:
     """The menu a user sees (pages their role can use)."""
     role = info.user.role
     items = [("/map", "Map"), ("/register", "Register"), ("/dashboard", "Dashboard")]
+    if scope(role, "accidents", "read"):
+        items.append(("/accidents", "Accidents"))
     if submission_scope(role, "submit") or scope(role, "hazards", "create"):
         items.append(("/submit", "Enter data"))
     if submission_scope(role, "read"):
@@ -259,59 +262,7 @@ def map_hazards(
     return Response(dumps(body), media_type="application/json")
 
 
-# ---------------------------------------------------------------------------------------------
-# dashboard
-
-
-def dashboard_charts(data: dict[str, Any]) -> dict[str, Any]:
-    """The SVG charts of the dashboard data."""
-    over = data["over_time"]
-    months = [r["month"] for r in over]
-    charts: dict[str, Any] = {}
-    charts["release_status"] = svg.line_chart(
-        "Land release status over time (km²)",
-        months,
-        [
-            svg.Series("remaining", [r["remaining_m2"] / 1e6 for r in over], palette.REMAINING),
-            svg.Series("cancelled", [r["cancelled_m2"] / 1e6 for r in over], METHOD_COLOURS["cancelled"]),
-            svg.Series("reduced", [r["reduced_m2"] / 1e6 for r in over], METHOD_COLOURS["reduced"]),
-            svg.Series("cleared", [r["cleared_m2"] / 1e6 for r in over], METHOD_COLOURS["cleared"]),
-        ],
-        "km²",
-    )
-    by_org = data["by_organisation"]
-    charts["by_organisation"] = svg.bar_chart(
-        "Area released per month by organisation (m²)",
-        [m["month"] for m in by_org["months"]],
-        [
-            svg.Series(org, [m["by_organisation"][org] for m in by_org["months"]])
-            for org in by_org["organisations"]
-        ],
-        "m²",
-    )
-    eo = data["summary"]["eo_found"]
-    charts["eo_found"] = svg.bar_chart(
-        "EO found by category", list(eo), [svg.Series("items", list(eo.values()))], "items"
-    )
-    years = data["accidents"]["by_year"]
-    charts["accidents"] = svg.bar_chart(
-        "Victims per year",
-        [str(r["year"]) for r in years],
-        [
-            svg.Series("killed", [r["killed"] for r in years], palette.KILLED),
-            svg.Series("injured", [r["injured"] for r in years], palette.INJURED),
-        ],
-        "people",
-    )
-    return charts
-
-
-@router.get("/dashboard")
-def dashboard_page(request: Request, info: PageSession) -> Response:
-    """Land release status, release by organisation, EO found, accidents, team capacity."""
-    with context(request).reading() as conn:
-        data = dashboard.dashboard_data(conn)
-    return render(request, info, "dashboard.html", data=data, charts=dashboard_charts(data))
+# The dashboard is demine.web.dashboard's router (its filters, figures and links).
 
 
 # ---------------------------------------------------------------------------------------------
@@ -484,7 +435,7 @@ def _payload_summary(item: dict[str, Any]) -> str:
 
 def install(app: FastAPI) -> None:
     """Add the pages, the static files and the planner to ``app``."""
-    from demine.web import admin, errors, planner, register, review
+    from demine.web import admin, dashboard, errors, incidents, planner, quality, register, review
 
     errors.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -495,7 +446,10 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     app.include_router(router)
+    app.include_router(dashboard.router)
     app.include_router(planner.router)
     app.include_router(register.router)
     app.include_router(review.router)
     app.include_router(admin.router)
+    app.include_router(quality.router)
+    app.include_router(incidents.router)

@@ -48,5 +48,52 @@ window.demine = (function () {
     return String(value).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   }
 
-  return { csrf: csrf, api: api, problems: problems, escapeHtml: escapeHtml };
+  // The device's position for a form: resolves {lon, lat, accuracy} (metres) or rejects with a
+  // sentence a person can act on. Browsers give it only to secure pages (HTTPS or localhost).
+  function locate() {
+    return new Promise((resolve, reject) => {
+      if (!window.isSecureContext || !navigator.geolocation) {
+        reject(new Error("this browser gives the location only to pages served over HTTPS; tap the map or type the coordinates"));
+        return;
+      }
+      navigator.geolocation.getCurrentPosition(
+        (pos) => resolve({ lon: pos.coords.longitude, lat: pos.coords.latitude, accuracy: pos.coords.accuracy }),
+        (err) => {
+          const why = {
+            1: "the location was not allowed: allow it in the browser's site settings, or tap the map",
+            2: "the position is not available (no GPS fix yet?): try again in the open, or tap the map",
+            3: "no position within 20 s: try again, or tap the map",
+          };
+          reject(new Error(why[err.code] || err.message));
+        },
+        { enableHighAccuracy: true, timeout: 20000, maximumAge: 10000 }
+      );
+    });
+  }
+
+  return { csrf: csrf, api: api, problems: problems, escapeHtml: escapeHtml, locate: locate };
+})();
+
+// Narrow screens (phones): the main menu folds behind its button, and panels marked
+// data-fold-narrow (the map's filters and legend) start closed. Without script both stay open.
+(function () {
+  const narrow = window.matchMedia("(max-width: 700px)");
+  const toggle = document.querySelector(".menu-toggle");
+  const menu = document.getElementById("site-menu");
+  function setMenu(open) {
+    toggle.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("folded", !open);
+  }
+  if (toggle && menu) {
+    toggle.hidden = false;
+    setMenu(!narrow.matches);
+    toggle.addEventListener("click", () => setMenu(toggle.getAttribute("aria-expanded") !== "true"));
+  }
+  const folds = document.querySelectorAll("details[data-fold-narrow]");
+  function fold() {
+    folds.forEach((d) => (d.open = !narrow.matches));
+    if (toggle && menu) setMenu(!narrow.matches);
+  }
+  fold();
+  narrow.addEventListener("change", fold);
 })();

@@ -84,7 +84,7 @@
     points = [];
     showPoints();
     map.getCanvas().style.cursor = "crosshair";
-    setStatus("Drawing: click the map at each corner, then press “Finish polygon” (or double-click).");
+    setStatus("Drawing: click or tap the map at each corner, then press “Finish polygon” (or double-click).");
   });
   document.getElementById("draw-undo").addEventListener("click", () => {
     points.pop();
@@ -113,6 +113,32 @@
     setStatus("Polygon of " + (ring.length - 1) + " corners set.");
   }
   document.getElementById("draw-finish").addEventListener("click", finish);
+
+  // Walking the edge with a phone: while drawing, each press adds the GPS position as a corner;
+  // otherwise it brings the map to where the user stands.
+  const locateButton = document.getElementById("draw-locate");
+  locateButton.addEventListener("click", async () => {
+    locateButton.disabled = true;
+    locateButton.classList.add("busy");
+    setStatus("Finding your position…");
+    try {
+      const pos = await demine.locate();
+      map.jumpTo({ center: [pos.lon, pos.lat], zoom: Math.max(map.getZoom(), 16) });
+      const accuracy = " (±" + Math.round(pos.accuracy) + " m)";
+      if (drawing) {
+        points.push(round([pos.lon, pos.lat]));
+        showPoints();
+        setStatus(points.length + " corner(s), the last from your location" + accuracy + ".");
+      } else {
+        setStatus("The map shows your location" + accuracy + ". “Start drawing” to add corners.");
+      }
+    } catch (err) {
+      setStatus("No position: " + err.message + ".");
+    } finally {
+      locateButton.disabled = false;
+      locateButton.classList.remove("busy");
+    }
+  });
 
   map.on("click", (e) => {
     if (!drawing) return;

@@ -247,10 +247,35 @@
       .join("");
     const title = p.code || p.hazard_code || layer;
     return (
-      "<h3>" + demine.escapeHtml(layer.replace(/_/g, " ")) + " " + demine.escapeHtml(title) + "</h3>" +
+      "<h2>" + demine.escapeHtml(layer.replace(/_/g, " ")) + " " + demine.escapeHtml(title) + "</h2>" +
       "<table class='popup-table'>" + rows + "</table>" +
       "<p><a class='record-link' href='/records/" + RESOURCE[layer] + "/" + encodeURIComponent(recordId(f)) + "'>Open the record and its history</a></p>"
     );
+  }
+
+  // A popup never wider than the map, and the map moved under it until it lies inside both the
+  // map and the screen: on a phone a 320 px popup beside a tap near the edge would stick out.
+  function openPopup(lngLat, html) {
+    const width = Math.min(320, el.clientWidth - 24);
+    const popup = new maplibregl.Popup({ maxWidth: width + "px" }).setLngLat(lngLat).setHTML(html).addTo(map);
+    for (let i = 0; i < 3; i++) {
+      const box = popup.getElement().getBoundingClientRect();
+      const frame = el.getBoundingClientRect();
+      const left = Math.max(frame.left, 0) + 8;
+      const right = Math.min(frame.right, window.innerWidth) - 8;
+      const top = Math.max(frame.top, 0) + 8;
+      const bottom = Math.min(frame.bottom, window.innerHeight) - 8;
+      let dx = 0;
+      let dy = 0;
+      if (box.left < left) dx = box.left - left;
+      else if (box.right > right) dx = box.right - right;
+      if (box.top < top) dy = box.top - top;
+      else if (box.bottom > bottom) dy = box.bottom - bottom;
+      if (!dx && !dy) break;
+      map.panBy([dx, dy], { animate: false });
+      popup.setLngLat(lngLat); // re-anchors the popup at the point's new place
+    }
+    return popup;
   }
 
   map.on("load", async () => {
@@ -271,7 +296,7 @@
       const box = [[e.point.x - 3, e.point.y - 3], [e.point.x + 3, e.point.y + 3]];
       const found = map.queryRenderedFeatures(box, { layers: CLICKABLE });
       if (!found.length) return;
-      new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat).setHTML(popupHtml(found[0])).addTo(map);
+      openPopup(e.lngLat, popupHtml(found[0]));
     });
     CLICKABLE.forEach((id) => {
       map.on("mouseenter", id, () => (map.getCanvas().style.cursor = "pointer"));
@@ -289,5 +314,5 @@
     el.dataset.ready = "true";
   });
 
-  window.demineMap = { map: map, renderedHazardCount: renderedHazardCount, applyFilters: applyFilters, recordId: recordId };
+  window.demineMap = { map: map, renderedHazardCount: renderedHazardCount, applyFilters: applyFilters, recordId: recordId, openPopup: openPopup };
 })();
