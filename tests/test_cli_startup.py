@@ -196,6 +196,8 @@ def test_the_schema_head_read_from_the_scripts_is_alembic_s():
         ["summary", "--help"],
         ["serve", "--help"],
         ["db", "--help"],
+        ["plan", "--help"],
+        ["prioritise", "--help"],
     ],
 )
 def test_light_commands_load_no_plotting_solver_form_or_pdf_library(args):
@@ -274,3 +276,10 @@ def test_forms_build_table_fits_80_columns(tmp_path):
     out = _narrow("forms", "build", str(tmp_path / "forms"), "--db", str(db))
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "…" not in out and "demine_non_technical_survey" in out
+
+
+def test_plan_help_shows_the_planner_s_own_default_slope():
+    from demine.cli.planner import MAX_MACHINE_SLOPE_DEG
+    from demine.workplan import PlanConfig
+
+    assert PlanConfig().max_machine_slope_deg == MAX_MACHINE_SLOPE_DEG

@@ -60,6 +60,22 @@ def _first_hazard_id(db) -> int:
     return found
 
 
+def _a_waiting_submission(db) -> None:
+    """An operator's report in the review queue, so that the queue's table is on the page."""
+    from demine.accounts.users import get_user
+    from demine.workflow import submissions as workflow
+
+    engine = open_database(db)
+    with engine.begin() as conn:
+        workflow.submit(
+            conn,
+            get_user(conn, "operator"),
+            "accident",
+            {"code": "ACC-PHONE-1", "occurred_on": "2024-05-02", "accident_kind": "non_demining"},
+        )
+    engine.dispose()
+
+
 def _widths(page) -> dict:
     """The layout viewport's width and the document's: equal to the screen's when nothing overflows."""
     return page.evaluate(
@@ -78,6 +94,7 @@ def _widths(page) -> dict:
 def test_no_main_page_scrolls_sideways_on_a_phone(phone, server):
     page = phone("im")
     record = _first_hazard_id(server.db)
+    _a_waiting_submission(server.db)
     pages = {
         "map": "/map",
         "dashboard": "/dashboard",

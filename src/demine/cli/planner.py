@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,10 +22,13 @@ from demine.cli.common import (
     print_json,
 )
 from demine.domain.errors import DemineError
-from demine.prioritisation import Ranking, default_weights, load_weights, score_hazards, scoring_inputs
-from demine.storage.database import open_database
-from demine.workplan import PlanConfig, build_instance, make_plan, register_inputs
-from demine.workplan.plan import month_start
+
+if TYPE_CHECKING:
+    from demine.prioritisation import Ranking
+
+# PlanConfig's default, written out so that `plan --help` does not load the solver
+# (tests/test_cli_startup.py checks that the two agree).
+MAX_MACHINE_SLOPE_DEG = 20.0
 
 WeightsOption = Annotated[
     Path | None,
@@ -46,6 +49,9 @@ def _day(value: str | None, option: str) -> date:
 
 
 def _rank(db: str | None, weights: Path | None, as_of: date) -> Ranking:
+    from demine.prioritisation import default_weights, load_weights, score_hazards, scoring_inputs
+    from demine.storage.database import open_database
+
     chosen = load_weights(weights) if weights is not None else default_weights()
     engine = open_database(db)
     with engine.connect() as conn:
@@ -102,11 +108,15 @@ def plan(
     ] = "7,8",
     max_machine_slope: Annotated[
         float, typer.Option(help="Steepest hazard (degrees) machines may work.", min=0.0)
-    ] = PlanConfig().max_machine_slope_deg,
+    ] = MAX_MACHINE_SLOPE_DEG,
     as_of: AsOfOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Assign accredited teams to hazards month by month (HiGHS MILP, greedy fallback)."""
+    from demine.storage.database import open_database
+    from demine.workplan import PlanConfig, build_instance, make_plan, register_inputs
+    from demine.workplan.plan import month_start
+
     today = _day(as_of, "--as-of")
     if start is None:
         first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)

@@ -36,6 +36,7 @@ from demine.reports.period import HELP as PERIOD_HELP
 from demine.reports.period import parse_period
 from demine.storage import schema as S
 from demine.storage.codelists import all_code_labels
+from demine.web.forms import code_choices, organisation_choices
 from demine.web.register import code_label, error_page, fmt_date
 from demine.web.routes import render
 from demine.web.session import PageSession, check_form_csrf
@@ -222,22 +223,11 @@ def may_add(info: TokenInfo, resource: str) -> bool:
 
 
 def _choices(conn: Any) -> dict[str, list[tuple[str, str]]]:
-    c, o = S.code_list, S.organisation
-
-    def codes(name: str) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            select(c.c.code, c.c.label).where(c.c.list_name == name).order_by(c.c.sort_order, c.c.code)
-        )
-        return [(r.code, r.label) for r in rows]
-
     return {
-        "orgs": [
-            (r.code, f"{r.code} – {r.name}")
-            for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
-        ],
-        "team_types": codes("team_type"),
-        "activity_types": codes("activity_type"),
-        "organisation_types": codes("organisation_type"),
+        "orgs": organisation_choices(conn),
+        "team_types": code_choices(conn, "team_type"),
+        "activity_types": code_choices(conn, "activity_type"),
+        "organisation_types": code_choices(conn, "organisation_type"),
     }
 
 

@@ -155,6 +155,14 @@ def code_choices(conn: Connection, name: str) -> list[tuple[str, str]]:
     return [(code, label) for code, label in rows]
 
 
+def organisation_choices(conn: Connection) -> list[tuple[str, str]]:
+    """Every organisation as (code, "CODE – name"), by code."""
+    o = schema.organisation
+    return [
+        (r.code, f"{r.code} – {r.name}") for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
+    ]
+
+
 def _organisation_filter(user: User, column: Any) -> Any:
     # Operators pick among their own organisation's teams and activities only.
     if submission_scope(user.role, "submit") and user.organisation_id is not None:

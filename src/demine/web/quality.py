@@ -33,6 +33,7 @@ from demine.storage import schema as S
 from demine.storage.codelists import all_code_labels
 from demine.web import register as reg
 from demine.web.evidence import review_evidence
+from demine.web.forms import code_choices, organisation_choices
 from demine.web.routes import render
 from demine.web.session import PageSession, check_form_csrf
 from demine.workflow import edits, kinds
@@ -238,23 +239,12 @@ def _nonconformities(conn: Connection, visit_ids: list[int], labels: dict) -> di
 
 
 def _qa_choices(conn: Connection) -> dict[str, Any]:
-    o, c = S.organisation, S.code_list
-
-    def codes(name: str) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            select(c.c.code, c.c.label).where(c.c.list_name == name).order_by(c.c.sort_order, c.c.code)
-        )
-        return [(r.code, r.label) for r in rows]
-
     return {
-        "orgs": [
-            (r.code, f"{r.code} – {r.name}")
-            for r in conn.execute(select(o.c.code, o.c.name).order_by(o.c.code))
-        ],
-        "visit_types": codes("qa_visit_type"),
-        "results": codes("qa_result"),
-        "nc_types": codes("nc_type"),
-        "severities": codes("nc_severity"),
+        "orgs": organisation_choices(conn),
+        "visit_types": code_choices(conn, "qa_visit_type"),
+        "results": code_choices(conn, "qa_result"),
+        "nc_types": code_choices(conn, "nc_type"),
+        "severities": code_choices(conn, "nc_severity"),
     }
 
 
