@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 from contextlib import closing
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -174,7 +175,7 @@ def test_figures_follow_the_filter_and_the_database(viewer, db, choice):
     with db.connect() as conn:
         hazards = conn.execute(
             select(func.count(), func.sum(h.c.area_m2), func.sum(h.c.remaining_area_m2)).where(
-                h.c.reported_on.between(f"{year}-01-01", f"{year}-12-31"),
+                h.c.reported_on.between(date(int(year), 1, 1), date(int(year), 12, 31)),
                 h.c.admin_pcode.startswith(region),
                 h.c.organisation_id == org_id,
             )
@@ -184,7 +185,7 @@ def test_figures_follow_the_filter_and_the_database(viewer, db, choice):
                 select(p.c.method, func.sum(p.c.released_area_m2))
                 .select_from(p.join(a, a.c.id == p.c.activity_id))
                 .where(
-                    p.c.released_on.between(f"{year}-01-01", f"{year}-12-31"),
+                    p.c.released_on.between(date(int(year), 1, 1), date(int(year), 12, 31)),
                     hazard_admin.startswith(region),
                     a.c.organisation_id == org_id,
                 )
@@ -196,7 +197,7 @@ def test_figures_follow_the_filter_and_the_database(viewer, db, choice):
                 select(f.c.category, func.sum(f.c.quantity))
                 .select_from(f.join(a, a.c.id == f.c.activity_id))
                 .where(
-                    f.c.found_on.between(f"{year}-01-01", f"{year}-12-31"),
+                    f.c.found_on.between(date(int(year), 1, 1), date(int(year), 12, 31)),
                     select(h.c.admin_pcode)
                     .where(h.c.id == f.c.hazard_id)
                     .scalar_subquery()

@@ -9,6 +9,7 @@ made worse on purpose, to its own server) and log in through the login form as t
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -113,7 +114,14 @@ def test_the_page_forecast_is_the_command_lines_with_its_defaults(clients, serve
     line = re.search(r'id="stock-reconciliation" data-dashboard="([^"]*)" data-forecast="([^"]*)"', r.text)
     assert float(line[1]) == _value(dashboard, "area.remaining_m2")
     assert float(line[2]) == report["inputs"]["stock_m2"]
-    assert "The stock is the dashboard's remaining area" in r.text
+    # Other tests of the session's server may have approved records since the demo was built
+    # (a hazard reported today is on the dashboard, not in the forecast's start stock): then
+    # the line names what makes up the difference, part by part.
+    if float(line[1]) == float(line[2]):
+        assert "The stock is the dashboard's remaining area" in r.text
+    else:
+        parts = [float(v) for v in re.findall(r'data-part="[^"]*" data-value="([^"]*)"', r.text)]
+        assert parts and math.isclose(sum(parts), float(line[1]) - float(line[2]), abs_tol=1.0)
 
 
 def test_a_reader_may_not_ask_for_a_larger_forecast_than_the_default(clients):
