@@ -99,12 +99,11 @@ def parse_query(
     errors = []
     bounds: dict[str, date | None] = {}
     for name, label, raw in (("date_from", "From", date_from), ("date_to", "To", date_to)):
-        text = (raw or "").strip()
         try:
-            bounds[name] = date.fromisoformat(text) if text else None
-        except ValueError:
+            bounds[name] = reg.parse_day(raw, label)
+        except DemineError as exc:
             bounds[name] = None
-            errors.append(f"{label}: {text[:20]!r} is not a date; write it as 2024-01-31.")
+            errors.append(str(exc))
     if bounds["date_from"] and bounds["date_to"] and bounds["date_from"] > bounds["date_to"]:
         errors.append("From is after To: no day is in that period; the period was left out.")
         bounds = {"date_from": None, "date_to": None}
