@@ -222,6 +222,14 @@ def may_add(info: TokenInfo, resource: str) -> bool:
     return scope(info.user.role, resource, "create") is not None
 
 
+def _refused_adding(request: Request, info: TokenInfo, csrf: str, resource: str) -> Response | None:
+    # Every add form: the CSRF token first, then the role's permission, as the API checks them.
+    check_form_csrf(info, csrf)
+    if may_add(info, resource):
+        return None
+    return error_page(request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add {resource}.")
+
+
 def _choices(conn: Any) -> dict[str, list[tuple[str, str]]]:
     return {
         "orgs": organisation_choices(conn),
@@ -273,9 +281,9 @@ def add_team_form(
     base_lat: Annotated[str, Form(max_length=30)] = "",
 ) -> Response:
     """Add a team (admin, IM officer)."""
-    check_form_csrf(info, csrf)
-    if not may_add(info, "teams"):
-        return error_page(request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add teams.")
+    refused = _refused_adding(request, info, csrf, "teams")
+    if refused is not None:
+        return refused
     form = {
         "code": code,
         "name": name,
@@ -323,11 +331,9 @@ def add_accreditation_form(
     expires_on: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Add an accreditation to a team (admin, IM officer)."""
-    check_form_csrf(info, csrf)
-    if not may_add(info, "accreditations"):
-        return error_page(
-            request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add accreditations."
-        )
+    refused = _refused_adding(request, info, csrf, "accreditations")
+    if refused is not None:
+        return refused
     form = {
         "team": team,
         "activity_type": activity_type,
@@ -362,11 +368,9 @@ def add_organisation_form(
     country: FormText = "",
 ) -> Response:
     """Add an organisation (admin, IM officer)."""
-    check_form_csrf(info, csrf)
-    if not may_add(info, "organisations"):
-        return error_page(
-            request, info, 403, f"A {info.user.role.replace('_', ' ')} does not add organisations."
-        )
+    refused = _refused_adding(request, info, csrf, "organisations")
+    if refused is not None:
+        return refused
     form = {"code": code, "name": name, "organisation_type": organisation_type, "country": country}
     payload = {k: _form_value(v) for k, v in form.items()}
     problems = _write(request, info, "organisation", payload)
