@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from demine.cli.programme import DEMO_PASSWORD, add_demo_users
@@ -136,6 +137,22 @@ def open_as(browser, server):
     yield login
     for context in contexts:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def db(server):
+    """An engine on the running server's database, to check what the pages show against it."""
+    engine = open_database(server.db)
+    yield engine
+    engine.dispose()
+
+
+def api_client(server: Server, username: str) -> httpx.Client:
+    """An HTTP client logged in to ``server`` through the API as a demo user."""
+    client = httpx.Client(base_url=server.url, timeout=60)
+    login = client.post("/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+    assert login.status_code == 200, login.text
+    return client
 
 
 def save_screenshot(page, name: str) -> Path:

@@ -21,18 +21,10 @@ from sqlalchemy import func, select
 from demine.cli.programme import DEMO_PASSWORD
 from demine.register.organisations import team_accreditation_status
 from demine.storage import schema as S
-from demine.storage.database import open_database
 from doc_screenshots import keep_screenshot
 
 CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 NAV = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
-
-
-@pytest.fixture(scope="module")
-def db(server):
-    engine = open_database(server.db)
-    yield engine
-    engine.dispose()
 
 
 def _login(server, username: str, password: str = DEMO_PASSWORD) -> httpx.Client:

@@ -26,10 +26,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from demine.cli.programme import DEMO_PASSWORD
 from demine.storage import schema as S
-from demine.storage.database import open_database
 from doc_screenshots import keep_screenshot
+
+from .conftest import api_client
 
 DRILL = re.compile(r'<a class="drill" href="(?P<href>[^"]*)" data-count="(?P<count>\d+)"(?P<rest>[^>]*)>')
 KEY = re.compile(r'data-key="(?P<key>[^"]+)" data-value="(?P<value>[^"]*)"')
@@ -37,28 +37,14 @@ TOTAL = re.compile(r'id="register-count" role="status" data-total="(\d+)"')
 
 
 @pytest.fixture(scope="module")
-def db(server):
-    engine = open_database(server.db)
-    yield engine
-    engine.dispose()
-
-
-def _client(server, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60)
-    login = client.post("/auth/login", json={"username": username, "password": DEMO_PASSWORD})
-    assert login.status_code == 200, login.text
-    return client
-
-
-@pytest.fixture(scope="module")
 def viewer(server):
-    with closing(_client(server, "viewer")) as client:
+    with closing(api_client(server, "viewer")) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
 def operator(server):
-    with closing(_client(server, "operator")) as client:
+    with closing(api_client(server, "operator")) as client:
         yield client
 
 

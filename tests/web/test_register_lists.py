@@ -14,37 +14,22 @@ import json
 import re
 from contextlib import closing
 
-import httpx
 import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from demine.cli.programme import DEMO_PASSWORD
 from demine.storage import schema as S
-from demine.storage.database import open_database
 from demine.web.register import PAGE_SIZE
 from doc_screenshots import keep_screenshot
+
+from .conftest import api_client
 
 CELL = re.compile(r'<td data-col="(?P<col>[a-z_]+)"[^>]*>(?:<a href="(?P<href>[^"]*)">)?(?P<text>[^<]*)')
 
 
 @pytest.fixture(scope="module")
-def db(server):
-    engine = open_database(server.db)
-    yield engine
-    engine.dispose()
-
-
-def _client(server, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=60)
-    login = client.post("/auth/login", json={"username": username, "password": DEMO_PASSWORD})
-    assert login.status_code == 200, login.text
-    return client
-
-
-@pytest.fixture(scope="module")
 def viewer(server):
-    with closing(_client(server, "viewer")) as client:
+    with closing(api_client(server, "viewer")) as client:
         yield client
 
 
@@ -178,7 +163,7 @@ def test_every_kind_lists_and_downloads_the_same_rows(server, viewer, db):
         assert len(rows) == count, kind
 
     # An operator sees only their organisation's activities, on the page and in the download.
-    with closing(_client(server, "operator")) as operator:
+    with closing(api_client(server, "operator")) as operator:
         page = operator.get("/register/activities")
         assert _total(page.text) == len(hdt_activities) < all_activities
         assert _column(page.text, "code") == hdt_activities[:PAGE_SIZE]
@@ -192,7 +177,7 @@ def test_every_kind_lists_and_downloads_the_same_rows(server, viewer, db):
 def test_accident_descriptions_only_reach_roles_allowed_personal_data(server, viewer):
     header = next(csv.reader(io.StringIO(viewer.get("/register/accidents.csv").text)))
     assert "description" not in header and "killed" in header
-    with closing(_client(server, "im")) as im:
+    with closing(api_client(server, "im")) as im:
         header = next(csv.reader(io.StringIO(im.get("/register/accidents.csv").text)))
     assert "description" in header
 
